@@ -1,7 +1,5 @@
 """Materialisation metadata shared by every asset: row counts, column schema, a Markdown preview, reasons."""
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any

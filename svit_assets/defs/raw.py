@@ -1,7 +1,5 @@
 """Raw annotations: one staging asset per source file kind (built by one factory), then per-batch joins."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 
 import dagster as dg

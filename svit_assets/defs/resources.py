@@ -1,7 +1,5 @@
 """Dagster resources for where the data lives; the LLM endpoint resource sits in `llm_resource.py`."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import dagster as dg
