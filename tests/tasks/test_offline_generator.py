@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -422,14 +424,15 @@ def head(name: str) -> str:
     return singular(norm(name).split()[-1]) if norm(name) else ""
 
 
-def annotated_words(image: ImageAnnotations) -> set[str]:
+@lru_cache(maxsize=128)  # per image: the checks below consult it for every sentence
+def annotated_words(image: ImageAnnotations) -> frozenset[str]:
     texts = [*image.captions, *(r.phrase for r in image.regions), *(i.category for i in image.instances)]
     for obj in image.objects:
         texts += [obj.name, *obj.names]
     for rel in image.relationships:
         texts += [rel.subject_name, rel.object_name]
     words = {singular(w) for t in texts for w in re.findall(r"[a-z]+", t.lower())}
-    return words | {"person"} if words & PERSON else words
+    return frozenset(words | {"person"} if words & PERSON else words)
 
 
 def annotated_count(image: ImageAnnotations, noun: str) -> int:
@@ -446,7 +449,8 @@ def annotated_count(image: ImageAnnotations, noun: str) -> int:
     return len(kept)
 
 
-def normalized_predicates(image: ImageAnnotations) -> set[tuple[str, str, str]]:
+@lru_cache(maxsize=128)
+def normalized_predicates(image: ImageAnnotations) -> frozenset[tuple[str, str, str]]:
     """(subject head, predicate, object head) the annotations support, with the readings the text may use."""
     out = set()
     for rel in image.relationships:
@@ -475,7 +479,7 @@ def normalized_predicates(image: ImageAnnotations) -> set[tuple[str, str, str]]:
             words = p.split()
             if len(words) > 1:  # "parked on" also supports "on"; "standing next to" supports "next to"
                 out.add((s, " ".join(words[1:]), o))
-    return out
+    return frozenset(out)
 
 
 # --- checks -----------------------------------------------------------------------------------------------
@@ -573,6 +577,85 @@ def check_relations(image: ImageAnnotations, text: str) -> None:
             break
 
 
+# Predicates the frames below are checked for: those of check_relations and the ones descriptions invert.
+GROUPED_PREDICATES = (
+    *PREDICATES,
+    "hanging on",
+    "hanging by",
+    "perched on",
+    "above",
+    "below",
+    "beside",
+    "by",
+    "at",
+)
+_VERB = re.compile(r"\b(is|are|sits?|holds)\b")
+
+
+def _named(np: str, heads: set[str]) -> str | None:
+    """The annotated noun a mention names: 'a man with a blue backpack' → 'man', 'one of the crates' → 'crate'."""
+    np = re.sub(r"^one of the ", "the ", np.strip())
+    np = re.split(r" (?:and|[a-z]+ing)\b", np)[0]  # "a woman pulling a suitcase and …" names the woman
+    np = re.split(r" (?:in|with|wearing|on|at|of|to|by|near|next|under|behind|above|below)\b", np)[0]
+    return next((singular(w) for w in reversed(np.split()) if singular(w) in heads), None)
+
+
+def _listed(text: str) -> list[str]:
+    return [item for item in re.split(r",? and |, ", text.removesuffix(", among other things")) if item]
+
+
+def _unworn(clause: str) -> str:
+    """'a surfer in a black wetsuit riding a board' → 'a surfer riding a board': the 'in' is what he wears."""
+    return re.sub(r" (?:in|with) (?:a |an |the )?[a-z ]*?(?= [a-z]+ing\b)", "", clause)
+
+
+def check_grouped_relations(image: ImageAnnotations, text: str) -> None:
+    """Claims in the frames descriptions use besides 'X is P Y', item by item.
+
+    'On the desk sit A, B and C', 'The desk holds A and B', 'There is a plant on the windowsill' and
+    'A, B and C are on the table' each claim a relation for every listed thing.
+    """
+    supported = normalized_predicates(image)
+    heads = {head(o.name) for o in image.objects}
+    preds = "|".join(re.escape(p) for p in sorted(GROUPED_PREDICATES, key=len, reverse=True))
+    bare = re.sub(r"(?<=[a-z]) on the (left|right)\b", "", plain(text).lower())  # a name, not a claim
+    clauses = []
+    for sent in re.split(r"(?<=[.?!]) ", bare):
+        parts = sent.strip().rstrip(".?!").split(", and ")
+        merged = [parts[0]]
+        for part in parts[1:]:  # ", and" joins two clauses only when both have a verb; else it ends a list
+            if (_VERB.search(merged[-1]) and _VERB.search(part)) or part.startswith("there "):
+                merged.append(part)
+            else:
+                merged[-1] += ", and " + part
+        clauses += [
+            re.sub(r"^(in addition|also|on the left|on the right|in the middle), ", "", c) for c in merged
+        ]
+
+    for clause in clauses:
+        claims: list[tuple[list[str], set[str], str]] = []
+        if m := re.fullmatch(rf"({preds}) (.+?) (?:is|are|sits|sit) (.+)", clause):
+            claims.append((_listed(m.group(3)), {m.group(1)}, m.group(2)))
+        elif m := re.fullmatch(r"(the [a-z ]+?) holds (.+)", clause):
+            claims.append((_listed(m.group(2)), {"on", "on top of"}, m.group(1)))
+        elif m := re.fullmatch(rf"there (?:is|are) (?:also )?(.+?) ({preds}) (.+)", _unworn(clause)):
+            worn = {"wearing", "holding", "carrying", "has"} if m.group(2) in {"in", "with"} else set()
+            claims.append(([m.group(1)], {m.group(2), *worn}, m.group(3)))  # "a man in glasses" wears them
+
+        elif m := re.fullmatch(rf"(.+?(?:, | and ).+?) are ({preds}) (.+)", clause):
+            claims.append((_listed(m.group(1)), {m.group(2)}, m.group(3)))
+        for items, allowed, object_np in claims:
+            obj = _named(object_np.split(",")[0], heads)
+            for item in items:
+                subject = _named(item, heads)
+                if subject and obj:
+                    ok = any(
+                        (s, o) == (subject, obj) and any(same_predicate(p, a) for a in allowed)
+                        for s, p, o in supported
+                    )
+                    assert ok, f"{subject} {'/'.join(sorted(allowed))} {obj}: {text}"
+
+
 def check_positions(image: ImageAnnotations, text: str) -> None:
     """'A is to the left of / above B' must agree with the box centres (inline boxes, or unique names)."""
     by_name: dict[str, list[Box]] = {}
@@ -629,6 +712,7 @@ def check_output(task: str, image: ImageAnnotations, output: dict) -> None:
         check_names(image, answer)
         check_counts(image, question, answer)
         check_relations(image, answer)
+        check_grouped_relations(image, answer)
         if task == "referring_qa":
             check_referring(image, question, answer)
 
@@ -846,3 +930,229 @@ def test_real_visual_genome_records_are_grounded(shared_fixtures):
     for image in load_vg(shared_fixtures / "visual_genome"):
         for task, output in generate_all(image).items():
             check_output(task, image, output)
+
+
+# --- the English of the output ------------------------------------------------------------------------------
+
+# Finite verbs of the sample's captions: none may follow "shows", which wants a noun phrase.
+CAPTION_FINITE = re.compile(
+    r"\b(slices|prepares|walks|walk|rides|relax|watches|swings|waits|stands|sits|reaches|kneels|chases|"
+    r"catches|jumps|pulls|wait|arrives|holds|flies|is|are)\b"
+)
+SHOWS = re.compile(r"\b(?:shows|captures|We can see)\b(.*)")
+SENTENCE = re.compile(r"(?<=[.?!]) ")
+
+
+def sentences(text: str) -> list[str]:
+    return [s for s in SENTENCE.split(plain(text).strip()) if s]
+
+
+def opening_words(sentence: str) -> tuple[str, ...]:
+    return tuple(re.findall(r"[a-z]+", sentence.lower())[:2])
+
+
+@lru_cache(maxsize=1)
+def sample_outputs() -> list[tuple[ImageAnnotations, int, dict[str, dict]]]:
+    """Every task for every sample image: descriptions and conversations with three seeds, the rest with one."""
+    out = []
+    for image in load_vg(SAMPLE_VG):
+        for seed in range(3):
+            tasks = ("detail_description", "conversation") if seed < 2 else ("detail_description",)
+            tasks += ("complex_reasoning", "referring_qa") if seed == 0 else ()
+            out.append((image, seed, {task: generate_offline(task, image, seed=seed) for task in tasks}))
+    return out
+
+
+def sample_texts(*tasks: str) -> list[str]:
+    """Every question and answer (and description) of the sample for the given tasks."""
+    texts = []
+    for _, _, out in sample_outputs():
+        for task in tasks:
+            if task in out:
+                texts += [t for pair in all_texts(task, out[task]) for t in pair if t]
+    return texts
+
+
+needs_sample = pytest.mark.skipif(
+    not (SAMPLE_VG / "objects.json").exists(), reason="bundled sample not present"
+)
+
+
+HAPPENING = re.compile(
+    r"^(What is happening|What does this image show|Can you describe what is going on|What is going on)"
+)
+
+
+@needs_sample
+def test_captions_are_said_as_sentences_or_as_what_the_picture_shows():
+    texts = sample_texts("detail_description", "conversation")
+    for text in texts:
+        for sentence in sentences(text):
+            m = SHOWS.search(sentence)
+            assert not (m and CAPTION_FINITE.search(m.group(1))), sentence  # "shows a woman … slices carrots"
+    caption_answers = [
+        qa["answer"]
+        for _, _, out in sample_outputs()
+        for conv in out.get("conversation", {}).get("conversations", [])
+        for qa in conv["qa"]
+        if HAPPENING.match(qa["question"])
+    ]
+    openers = [sentences(out["detail_description"]["description"])[0] for _, _, out in sample_outputs()]
+    assert caption_answers
+    for said in caption_answers + openers:
+        assert not said.startswith("It looks like"), said  # a caption is said, not hedged
+        assert said[0].isupper() and said.endswith(".") and "  " not in said and " ." not in said, said
+    # the clause captions do appear, as sentences of their own
+    assert any(re.search(r"\ba smiling woman in an apron slices carrots\b", t, re.I) for t in texts)
+
+
+@needs_sample
+def test_no_relation_between_two_things_of_the_same_name_reads_as_one_thing():
+    """'A red tomato is next to a tomato' and 'A glass jar is next to the jar on the right' are out."""
+    for text in sample_texts("detail_description", "conversation", "complex_reasoning"):
+        for sentence in sentences(text):
+            same_indefinite = re.search(
+                r"\b([a-z]+) (?:is|are) (?:[a-z]+ ){0,3}?(?:a|an) (?:[a-z]+ )?\1\b(?! [a-z])", sentence
+            )
+            a_then_the = re.search(
+                r"\b(?:a|an) (?:[a-z]+ ){0,2}?([a-z]+) (?:is|are) (?:[a-z]+ ){0,3}?the \1(?=[.,;]| on the| and)",
+                sentence,
+            )
+            assert not same_indefinite and not a_then_the, sentence
+
+
+@needs_sample
+def test_descriptions_read_as_prose_not_an_inventory():
+    for image, seed, out in sample_outputs():
+        text = out["detail_description"]["description"]
+        said = sentences(text)
+        assert 80 <= len(text.split()) <= 200, (image.image_id, len(text.split()))
+        for first, second in pairwise(said):
+            assert opening_words(first) != opening_words(second), (image.image_id, seed, first, second)
+        # "A … is on …" sentence after sentence is an inventory: at most a third of the sentences look like it
+        listing = [
+            s for s in said if re.match(r"(?:A|An) [^,]*? (?:is|are) (?:on|in|on top of|next to)\b", s)
+        ]
+        assert len(listing) <= len(said) / 3, (image.image_id, listing)
+        assert not re.search(r"\b(\w+ing) [^.,]*? and \1\b", text), (
+            text
+        )  # "standing next to … and standing on"
+        assert not re.search(r"\bin an? (?:\w+ )?(?:backpack|bag|collar|leash|glove)\b", text), text
+        assert not re.search(r"\b(?:a|an) (?:\w+ )?(?:hay|dust)\b", text), text  # uncountable
+
+
+@needs_sample
+def test_descriptions_group_things_on_a_support_and_name_the_subject_by_pronoun():
+    texts = [out["detail_description"]["description"] for _, _, out in sample_outputs()]
+    grouped = r"^(?:On|In|On top of) the [a-z ]+ (?:sit|are) [^.]+, [^.]+ and |^The [a-z ]+ holds [^.]+ and "
+    assert sum(bool(re.search(grouped, s)) for t in texts for s in sentences(t)) >= 5
+    assert sum(bool(re.match(r"(?:He|She) ", s)) for t in texts for s in sentences(t)) >= 5
+
+
+def test_descriptions_group_what_shares_a_support():
+    objects = [
+        (1, "desk", (100, 300, 600, 200), ["wooden"]),
+        (2, "laptop", (150, 250, 150, 60), ["silver"]),
+        (3, "mug", (350, 260, 40, 40), ["blue"]),
+        (4, "lamp", (500, 150, 60, 150), ["black"]),
+        (5, "notebook", (420, 280, 60, 20), ["open"]),
+        (6, "chair", (300, 400, 120, 180), ["black"]),
+        (7, "wall", (0, 0, 800, 300), ["white"]),
+    ]
+    relations = [(2, "on", 1), (3, "on", 1), (4, "on", 1), (5, "on", 1), (6, "in front of", 1)]
+    image = build(107, 800, 600, objects, relations)
+    for seed in range(4):
+        text = generate_offline("detail_description", image, seed=seed)["description"]
+        together = [
+            s for s in sentences(text) if sum(n in s for n in ("laptop", "mug", "lamp", "notebook")) >= 3
+        ]
+        assert together, text
+        assert text.count("on the desk") + text.count("On the desk") <= 1, text
+        check_output("detail_description", image, {"description": text})
+
+
+def test_one_of_two_look_alikes_next_to_the_other():
+    objects = [(1, "tomato", (100, 100, 50, 50), ["red"]), (2, "tomato", (400, 100, 50, 50), ["red"])]
+    objects += [(3, "counter", (0, 200, 640, 280), ["white"]), (4, "woman", (200, 0, 150, 300), [])]
+    image = build(108, 640, 480, objects, [(1, "next to", 2), (1, "on", 3), (4, "next to", 3)])
+    texts = [generate_offline("detail_description", image, seed=s)["description"] for s in range(4)]
+    texts += [
+        qa["answer"]
+        for s in range(4)
+        for conv in generate_offline("conversation", image, seed=s)["conversations"]
+        for qa in conv["qa"]
+    ]
+    for text in texts:
+        assert not re.search(r"tomato is next to (?:a|the) (?:red )?tomato\b(?! on)", text), text
+    assert any("another" in t for t in texts)
+
+
+QUESTION_TOPICS = (
+    ("color", r"^(?:what|which) colou?r (?:is|are) (.+?)\?$"),
+    ("color", r"^what is the colou?r of (.+?)\?$"),
+    (
+        "color",
+        r"^(?:is|are) (.+?) (?:red|blue|green|white|black|yellow|brown|gray|pink|orange|purple|silver)\?$",
+    ),
+    ("state", r"^(?:is|are) (.+?) (?:parked|standing|sitting|lying|walking|running)(?: or [a-z]+)?\?$"),
+    ("state", r"^where (?:is|are) (.+?) (?:parked|standing|sitting|lying|walking|running)\?$"),
+    ("material", r"^what (?:material )?(?:is|are) (.+?) made of\?$"),
+)
+
+
+def question_topics(question: str) -> set[tuple[str, str]]:
+    """What a question asks about, read independently of the generator: ('color', 'the car')."""
+    q = question.lower()
+    found = set()
+    for family, pattern in QUESTION_TOPICS:
+        m = re.match(pattern, q)
+        if m and not re.search(r"\b(he|she|it|they)\b", m.group(1)):
+            found.add((family, m.group(1)))
+    return found
+
+
+def conversation_questions(image: ImageAnnotations, seed: int) -> list[str]:
+    output = generate_offline("conversation", image, seed=seed)
+    return [qa["question"] for conv in output["conversations"] for qa in conv["qa"]]
+
+
+@needs_sample
+def test_an_image_is_not_asked_the_same_thing_twice_in_other_words():
+    """'Is the car parked?' next to 'Where is the car parked?', 'What color is X?' next to 'Is X green?'."""
+    images = [(image, seed) for image, seed, out in sample_outputs() if "conversation" in out]
+    images += [(make(), seed) for make in RICH.values() for seed in range(4)]
+    for image, seed in images:
+        seen: dict[tuple[str, str], str] = {}
+        for question in conversation_questions(image, seed):
+            for topic in question_topics(question):
+                assert topic not in seen, (image.image_id, seed, seen[topic], question)
+                seen[topic] = question
+
+
+def test_follow_up_questions_use_pronouns_only_where_english_allows():
+    questions = [
+        q for make in RICH.values() for seed in range(4) for q in conversation_questions(make(), seed)
+    ]
+    questions += sample_texts("conversation") if (SAMPLE_VG / "objects.json").exists() else []
+    for question in questions:
+        assert not re.search(r"\b(?:Is|Are|Does|Do) (?:it|he|she|they) and\b", question), question
+        assert not re.search(r"on the (?:left|right)'s\b", question), question
+        assert not re.search(r"Which side of the [a-z ]+ on the (?:left|right) is", question), question
+
+
+def test_grouped_frames_are_checked_against_the_annotations():
+    """The checks above read 'On the sidewalk are …', 'The sidewalk holds …' and 'There is …' too."""
+    image = street_scene()
+    check_grouped_relations(image, "On the sidewalk are a woman and an orange parking meter.")
+    for false in (
+        "On the sidewalk are a man and a white car.",
+        "The sidewalk holds a parking meter and a small dog.",
+        "There is a small dog on the street.",
+        "A parking meter, a dog, and a woman are on the sidewalk.",
+    ):
+        with pytest.raises(AssertionError):
+            check_grouped_relations(image, false)
+
+
+def test_version_is_bumped_for_the_new_text():
+    assert OFFLINE_GENERATOR_VERSION == "offline-2"

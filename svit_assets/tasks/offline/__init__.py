@@ -17,7 +17,7 @@ from .reasoning import reasoning_qa
 from .scene import Scene
 
 # Bump whenever the text produced for the same input changes; it is recorded on every offline record.
-OFFLINE_GENERATOR_VERSION = "offline-1"
+OFFLINE_GENERATOR_VERSION = "offline-2"
 OFFLINE_TASKS = ("conversation", "complex_reasoning", "detail_description", "referring_qa")
 
 

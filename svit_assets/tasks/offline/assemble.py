@@ -1,7 +1,8 @@
 """Turning question candidates into the conversation and referring-QA outputs.
 
 Candidates are drawn round-robin across question kinds (so an image yields a mix, not fifteen color
-questions), never twice for the same fact or the same normalised wording, and spread over entities.
+questions), never twice for the same fact, the same normalised wording or the same (kind family, entity)
+— "Is the car parked?" and "Where is the car parked?" are one question — and spread over entities.
 """
 
 from __future__ import annotations
@@ -57,19 +58,21 @@ class Picker:
         self.questions: set[str] = set()
         self.facts: set[tuple] = set()
         self.revealed: set[tuple] = set()
+        self.topics: set[tuple] = set()
         self.focus_use: Counter[int] = Counter()
         self.kind_use: Counter[str] = Counter()
 
     def fresh(self, qa: QA) -> bool:
-        """Neither the same wording, nor the same fact asked again, nor an answer that only repeats."""
+        """Not the same wording, fact or (kind family, entity) again, nor an answer restating a said relation."""
         if normalized_question(qa.question) in self.questions or qa.key in self.facts:
             return False
-        return not (qa.reveals and qa.reveals <= self.revealed)
+        return not (qa.topics & self.topics or qa.reveals & self.revealed)
 
     def take(self, qa: QA) -> None:
         self.questions.add(normalized_question(qa.question))
         self.facts.add(qa.key)
         self.revealed |= qa.reveals
+        self.topics |= qa.topics
         self.kind_use[qa.kind] += 1
         for index in qa.focus[:1]:
             self.focus_use[index] += 1
@@ -110,7 +113,8 @@ def _in_flow_order(qas: list[QA]) -> list[QA]:
 
 def _follow_up(qas: list[QA], mention: str, pronoun: str) -> list[QA]:
     """Later questions about the conversation's subject refer back to it: 'What is he wearing?'."""
-    pattern = re.compile(rf"\b(is|are|does|do) {re.escape(mention)}(?=[ ?,])", re.IGNORECASE)
+    # not "Are the cat and the rug …": a pronoun cannot open a compound subject ("Are it and the rug")
+    pattern = re.compile(rf"\b(is|are|does|do) {re.escape(mention)}(?=[?,]| (?!and\b))", re.IGNORECASE)
     return qas[:1] + [
         replace(qa, question=pattern.sub(rf"\1 {pronoun}", qa.question, count=1)) for qa in qas[1:]
     ]
@@ -174,6 +178,8 @@ def conversations(
         plans.append((_details_topic(details), details))
 
     for i, (topic, qas) in enumerate(plans):  # top up short conversations with anything still unasked
+        if len(qas) < turns and i > 0:  # a conversation about a subject or details stays off the big picture
+            qas.extend(picker.pick(rest, turns - len(qas)))
         if len(qas) < turns:
             qas.extend(picker.pick(candidates, turns - len(qas)))
         ordered = _in_flow_order(qas)

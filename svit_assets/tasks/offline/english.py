@@ -320,3 +320,354 @@ def sentence(text: str) -> str:
 def normalized_question(text: str) -> str:
     """Key for spotting repeated questions: case, punctuation and spacing do not make a question new."""
     return re.sub(r"\s+", " ", re.sub(r"[^a-z0-9<>\[\]., ]", " ", text.lower())).strip(" .?")
+
+
+# --- verbs and clauses ------------------------------------------------------------------------------------
+
+# Base forms of the verbs people use in image captions. A caption with one of them in a finite form after
+# its subject ("a woman slices carrots", "two giraffes stand") is a clause; otherwise it is a noun phrase
+# ("a woman slicing carrots"). The list only has to cover captions, not English.
+CAPTION_VERBS = frozenset(
+    [
+        "approach",
+        "arrive",
+        "await",
+        "bake",
+        "bat",
+        "bend",
+        "bite",
+        "block",
+        "blow",
+        "board",
+        "brush",
+        "browse",
+        "buy",
+        "carry",
+        "catch",
+        "celebrate",
+        "chase",
+        "check",
+        "chew",
+        "chop",
+        "clean",
+        "climb",
+        "come",
+        "contain",
+        "cook",
+        "cover",
+        "crawl",
+        "cross",
+        "crouch",
+        "cut",
+        "dance",
+        "decorate",
+        "deliver",
+        "depart",
+        "dig",
+        "display",
+        "dive",
+        "do",
+        "drag",
+        "drink",
+        "drive",
+        "eat",
+        "enjoy",
+        "enter",
+        "face",
+        "feature",
+        "feed",
+        "fetch",
+        "fill",
+        "fix",
+        "float",
+        "fly",
+        "follow",
+        "gaze",
+        "get",
+        "give",
+        "glide",
+        "go",
+        "grab",
+        "graze",
+        "grill",
+        "grow",
+        "guide",
+        "hang",
+        "haul",
+        "head",
+        "help",
+        "hike",
+        "hit",
+        "hold",
+        "hop",
+        "hover",
+        "hug",
+        "hunt",
+        "jog",
+        "jump",
+        "kick",
+        "kiss",
+        "kneel",
+        "land",
+        "laugh",
+        "lay",
+        "lead",
+        "leap",
+        "lean",
+        "leave",
+        "lick",
+        "lie",
+        "line",
+        "load",
+        "look",
+        "lounge",
+        "make",
+        "move",
+        "nap",
+        "nuzzle",
+        "observe",
+        "offer",
+        "pack",
+        "paddle",
+        "paint",
+        "park",
+        "pass",
+        "peek",
+        "peer",
+        "pedal",
+        "perch",
+        "perform",
+        "pet",
+        "pick",
+        "pitch",
+        "place",
+        "play",
+        "point",
+        "pose",
+        "pour",
+        "prepare",
+        "pull",
+        "push",
+        "put",
+        "race",
+        "reach",
+        "read",
+        "relax",
+        "remain",
+        "rest",
+        "ride",
+        "rise",
+        "roam",
+        "roll",
+        "run",
+        "sail",
+        "score",
+        "serve",
+        "set",
+        "share",
+        "shop",
+        "show",
+        "sip",
+        "sit",
+        "skate",
+        "ski",
+        "sleep",
+        "slice",
+        "slide",
+        "smile",
+        "sniff",
+        "snowboard",
+        "soar",
+        "speak",
+        "spray",
+        "squat",
+        "stack",
+        "stand",
+        "stare",
+        "stay",
+        "steer",
+        "stop",
+        "stretch",
+        "stride",
+        "stroll",
+        "surf",
+        "swim",
+        "swing",
+        "take",
+        "talk",
+        "tend",
+        "throw",
+        "toss",
+        "tow",
+        "travel",
+        "try",
+        "turn",
+        "type",
+        "unload",
+        "use",
+        "view",
+        "wade",
+        "wait",
+        "walk",
+        "wash",
+        "watch",
+        "wave",
+        "wear",
+        "work",
+        "write",
+        "yawn",
+    ]
+)
+_IRREGULAR_THIRD = {"be": "is", "have": "has", "do": "does", "go": "goes"}
+FINITE_BE = frozenset({"is", "are", "was", "were", "has", "have", "had"})
+DETERMINERS = frozenset(
+    {
+        "a",
+        "an",
+        "the",
+        "this",
+        "that",
+        "these",
+        "those",
+        "some",
+        "any",
+        "another",
+        "each",
+        "every",
+        "no",
+        "his",
+        "her",
+        "its",
+        "their",
+        "my",
+        "our",
+        "your",
+        "several",
+        "many",
+        "few",
+        "lots",
+        "both",
+        *NUMBER_WORDS,
+    }
+)
+PREPOSITIONS = frozenset(
+    {
+        "with",
+        "in",
+        "on",
+        "at",
+        "of",
+        "near",
+        "by",
+        "under",
+        "behind",
+        "beside",
+        "next",
+        "to",
+        "from",
+        "for",
+        "along",
+        "across",
+        "through",
+        "over",
+        "above",
+        "below",
+        "into",
+        "onto",
+        "inside",
+        "outside",
+        "around",
+        "against",
+        "between",
+        "down",
+        "up",
+        "during",
+        "while",
+        "as",
+        "and",
+        "or",
+        "like",
+        "than",
+        "among",
+        "beneath",
+        "underneath",
+        "towards",
+        "toward",
+        "off",
+        "out",
+        "atop",
+        "past",
+    }
+)
+_RELATIVES = frozenset({"that", "which", "who", "whose", "where", "when", "while", "as", "if"})
+
+
+def third_singular(base: str) -> str:
+    """'ride' → 'rides', 'watch' → 'watches', 'fly' → 'flies' (the first word of a verb phrase only)."""
+    first, _, rest = base.partition(" ")
+    if first in _IRREGULAR_THIRD:
+        word = _IRREGULAR_THIRD[first]
+    elif first.endswith(("s", "x", "z", "ch", "sh", "o")):
+        word = first + "es"
+    elif first.endswith("y") and len(first) > 1 and first[-2] not in _VOWELS:
+        word = first[:-1] + "ies"
+    else:
+        word = first + "s"
+    return f"{word} {rest}" if rest else word
+
+
+_THIRD_TO_BASE = {third_singular(v): v for v in CAPTION_VERBS}
+
+
+def _plural_subject(word: str) -> bool:
+    return word in {"people", "men", "women", "children", "others", "kids", "they"} or is_plural(word)
+
+
+def caption_is_clause(text: str) -> bool:
+    """Whether a caption is a sentence with a finite verb ('A woman slices carrots at the counter.').
+
+    Looks for is/are/has or a caption verb in a finite form right after a noun: '-s' forms after any noun,
+    base forms after a plural noun or a compound subject ('people walk', 'a man and a dog walk'). A word
+    after a determiner, a preposition or a relative pronoun is part of a noun phrase or another clause.
+    """
+    words = re.findall(r"[a-z]+(?:'[a-z]+)?", text.lower())
+    if len(words) >= 2 and words[0] == "there" and words[1] in {"is", "are", "was", "were"}:
+        return True
+    for i in range(1, len(words)):
+        word, prev = words[i], words[i - 1]
+        if prev in DETERMINERS or prev in PREPOSITIONS or prev in _RELATIVES:
+            continue
+        if any(w in _RELATIVES for w in words[max(0, i - 3) : i]):
+            continue  # "a kitchen that has …" is still a noun phrase
+        if prev.endswith(("ing", "ly")) and word not in FINITE_BE:
+            continue  # "crashing waves"
+        if word in FINITE_BE:
+            return True
+        if word in _THIRD_TO_BASE:
+            return True
+        if word in CAPTION_VERBS and (_plural_subject(prev) or "and" in words[:i]):
+            return True
+    return False
+
+
+def caption_head_needs_article(text: str) -> bool:
+    """Whether a caption that starts without a determiner opens on a singular countable noun.
+
+    'kitchen with a stove' needs 'a'; 'fresh bananas, oranges …' and 'traffic stopped at …' do not. The
+    head is the last word before the first preposition, comma, participle or verb.
+    """
+    words = re.findall(r"[a-z]+|,", text.lower())
+    head = ""
+    for i, word in enumerate(words):
+        if word == "," or word in PREPOSITIONS or word in _RELATIVES:
+            break
+        if i > 0 and (word.endswith(("ing", "ed")) or word in FINITE_BE or word in _THIRD_TO_BASE):
+            break
+        if i > 0 and word in CAPTION_VERBS and _plural_subject(words[i - 1]):
+            break
+        head = word
+    if not head:
+        return False
+    from .lexicon import MASS  # a late import: the lexicon is data, this module is grammar
+
+    return not (is_plural(head) or head in MASS or head in PLURALIA_TANTUM)

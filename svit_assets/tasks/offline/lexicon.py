@@ -216,6 +216,13 @@ STUFF = frozenset(
 MASS = frozenset(
     {
         "hair",
+        "hay",
+        "straw",
+        "dust",
+        "soil",
+        "moss",
+        "seaweed",
+        "mulch",
         "grass",
         "water",
         "sand",
@@ -1535,4 +1542,35 @@ SUPPORT_KINDS = (
     ),
     frozenset({"plate", "tray", "bowl", "cutting board", "box", "basket", "napkin"}),
     frozenset({"wall", "pole", "building", "fence", "tree", "window", "door"}),
+)
+
+# Things a person "wears" that read as "a man with a backpack", not "a man in a backpack".
+CARRIED = frozenset(
+    {
+        "backpack",
+        "bag",
+        "handbag",
+        "purse",
+        "collar",
+        "leash",
+        "glove",
+        "gloves",
+        "watch",
+        "necklace",
+        "bracelet",
+        "earring",
+        "earrings",
+        "ring",
+        "headphones",
+        "wristband",
+        "chain",
+        "badge",
+        "name tag",
+        "lanyard",
+        "strap",
+        "tattoo",
+        "camera",
+        "umbrella",
+        "mask",
+    }
 )

@@ -8,8 +8,31 @@ definite when it picks out one thing ("the red car", "the man on the left").
 from __future__ import annotations
 
 from . import lexicon as lx
-from .english import article, be, join_and, third_person
+from .english import PREPOSITIONS, article, be, join_and, third_person
 from .scene import Entity, Relation, Scene
+
+
+def _finite_forms() -> dict[str, str]:
+    """'sitting on' → 'sits on', 'looking at' → 'looks at': the -s form of each -ing predicate the lexicon knows.
+
+    Only -ing participles: "is parked on" is a passive and has no active twin.
+    """
+    out: dict[str, str] = {}
+    for participle, forms in (*lx.PARTICIPLES.items(), *lx.VERBS.items()):
+        head = participle.split()[0]
+        if not head.endswith("ing"):
+            continue
+        rest = participle[len(head) :]
+        for form in forms:
+            word = form.split()[0]
+            fits = word.endswith("s") and word[:2] == head[:2] and form[len(word) :] in {"", rest}
+            if fits and len(word) > len(out.get(head, "")):
+                out[head] = word
+    out["lying"] = "lies"
+    return out
+
+
+FINITE = _finite_forms()
 
 
 def color_phrase(colors: list[str]) -> str:
@@ -17,6 +40,56 @@ def color_phrase(colors: list[str]) -> str:
     if set(colors) == {"black", "white"}:
         colors = ["black", "white"]  # the idiomatic order
     return join_and(colors)
+
+
+_LOCATIVE = PREPOSITIONS - {
+    "and",
+    "or",
+    "as",
+    "while",
+    "than",
+    "like",
+    "with",
+    "of",
+    "for",
+    "to",
+    "up",
+    "off",
+    "out",
+}
+
+
+def _head(phrase: str) -> str:
+    """The verb of a verb phrase, past a leading 'is'/'are'/'also'."""
+    words = [w for w in phrase.split() if w not in {"is", "are", "also"}]
+    return words[0] if words else ""
+
+
+def join_phrases(items: list[str]) -> str:
+    """Verb phrases joined the way people say them.
+
+    A participle said twice is said once ("standing next to the car and on the street"); bare locations go
+    before actions, after a comma ("is behind the plate, holding a bat", never "holding a bat behind the
+    plate", which would say where the bat is); two phrases of which the first has its own "and" get a comma.
+    """
+    out: list[str] = []
+    for item in filter(None, items):
+        if out:
+            prev_head, head = _head(out[-1]), item.split()[0]
+            if head == prev_head and head.endswith(("ing", "ed")) and len(item.split()) > 1:
+                out[-1] = f"{out[-1]} and {item[len(head) + 1 :]}"
+                continue
+        out.append(item)
+    if len(out) > 1:
+        aux = out[0].split()[0] if out[0].split()[0] in {"is", "are"} else ""
+        bodies = [out[0][len(aux) + 1 :] if aux else out[0], *out[1:]]
+        places = [b for b in bodies if b.split()[0] in _LOCATIVE and len(b.split()) > 1]  # not "is on" (lit)
+        actions = [b for b in bodies if b not in places]
+        if places and actions and all(a.split()[0].endswith("ing") for a in actions):
+            return " ".join(filter(None, [aux, f"{join_and(places)}, {join_and(actions)}"]))
+    if len(out) == 2 and " and " in out[0]:
+        return f"{out[0]}, and {out[1]}"
+    return join_and(out)
 
 
 class Writer:
@@ -91,24 +164,50 @@ class Writer:
     # --- verbs ------------------------------------------------------------------------------------------
 
     def object_np(self, rel: Relation) -> str:
+        """The object of a relation; one of two same-named things is 'another tomato', never 'a tomato'."""
         o = rel.object
+        if not self.grounded and o.noun == rel.subject.noun:
+            return f"{'other' if o.plural or o.mass else 'another'} {o.noun}"
         if rel.predicate.kind in {"verb", "have", "contain"} and not o.stuff:
             return self.a(o, 1)
         return self.mention(o, 0)
 
-    def vp(self, rel: Relation, obj: str | None = None, *, plural: bool | None = None) -> str:
+    def vp(
+        self, rel: Relation, obj: str | None = None, *, plural: bool | None = None, form: str = "progressive"
+    ) -> str:
         """The verb phrase of a relation with agreement: 'is sitting on the bench', 'has brown hair'.
 
         ``plural`` overrides the subject's number, for compound subjects ("the chair and a towel are").
+        ``form``: 'progressive' ("is holding a cup"), 'present' ("holds a cup", singular subjects and -ing
+        predicates only, else progressive) or 'participle' ("holding a cup", "on the table", "with brown
+        hair"), for "there is a man holding a cup".
         """
         plural = rel.subject.plural if plural is None else plural
         obj = obj if obj is not None else self.object_np(rel)
-        kind = rel.predicate.kind
+        kind, text = rel.predicate.kind, rel.predicate.text
         if kind == "have":
-            return f"{third_person('has', plural)} {obj}"
+            return f"with {obj}" if form == "participle" else f"{third_person('has', plural)} {obj}"
         if kind == "contain":
-            return f"{third_person('contains', plural)} {obj}"
-        return f"{be(plural)} {rel.predicate.text} {obj}"
+            return (
+                f"containing {obj}" if form == "participle" else f"{third_person('contains', plural)} {obj}"
+            )
+        if form == "participle":
+            return f"{text} {obj}"
+        head, _, rest = text.partition(" ")
+        if form == "present" and not plural and head in FINITE:
+            return " ".join(w for w in (FINITE[head], rest, obj) if w)
+        return f"{be(plural)} {text} {obj}"
+
+    def worn_phrase(self, rels: list[Relation]) -> str:
+        """'in a red apron and a white shirt', 'with a blue backpack', 'in a cap, with a leash'."""
+        worn = [r for r in rels if r.object.noun not in lx.CARRIED and r.object.concept not in lx.CARRIED]
+        carried = [r for r in rels if r not in worn]
+        parts = []
+        if worn:
+            parts.append("in " + join_and([self.a(r.object, 1) for r in worn]))
+        if carried:
+            parts.append("with " + join_and([self.a(r.object, 1) for r in carried]))
+        return " ".join(parts)
 
     def join_vps(self, vps: list[str]) -> str:
         """'is walking on the street' + 'is carrying a bag' → 'is walking on the street and carrying a bag'."""
@@ -118,7 +217,7 @@ class Writer:
         aux = vps[0].split()[0]
         for vp in vps[1:]:
             out.append(vp[len(aux) + 1 :] if vp.split()[0] == aux and aux in {"is", "are"} else vp)
-        return join_and(out)
+        return join_phrases(out)
 
     def worn(self, e: Entity) -> list[Relation]:
         return [r for r in self.scene.relations_of(e) if r.predicate.text == "wearing"]

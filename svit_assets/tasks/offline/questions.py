@@ -19,8 +19,9 @@ from .english import (
     article,
     be,
     capitalize,
+    caption_head_needs_article,
+    caption_is_clause,
     count_phrase,
-    is_plural,
     join_and,
     number_word,
     pluralize,
@@ -81,10 +82,36 @@ class QA:
     topic: str = "details"  # scene | subject | details
     fact: tuple = ()  # questions about the same fact in other words share this key
     reveals: frozenset = frozenset()  # relation facts the answer states
+    about: frozenset = frozenset()  # further (family, entity) topics the answer covers, beyond its own kind
 
     @property
     def key(self) -> tuple:
         return self.fact or (self.kind, self.focus)
+
+    @property
+    def topics(self) -> frozenset:
+        """(family, entity) pairs: "Is the car parked?" and "Where is the car parked?" share ('state', car)."""
+        family = KIND_FAMILY.get(self.kind)
+        own = {(family, self.focus[0])} if family and self.focus else set()
+        return frozenset(own) | self.about
+
+
+# How a few lexicon nouns are written in a sentence.
+DISPLAY = {"tv": "television", "tvs": "televisions"}
+# Question kinds that ask the same thing about one entity in different words.
+KIND_FAMILY = {
+    "color": "color",
+    "color_yn": "color",
+    "material": "material",
+    "state": "state",
+    "where": "where",
+    "where_yn": "where",
+    "zone": "zone",
+    "doing": "doing",
+    "describe": "describe",
+}
+# Participles that also answer "is it standing / parked / sitting?".
+STATE_PARTICIPLES = frozenset({"parked", "sitting", "standing", "lying", "walking", "running", "sleeping"})
 
 
 def loc(rng: random.Random, *nouns: str) -> str:
@@ -110,6 +137,8 @@ def owner_possessive(w: Writer, e: Entity) -> str | None:
             and not rel.subject.plural
         ):
             owner = w.the(rel.subject)
+            if owner != f"the {rel.subject.noun}":
+                continue  # "the man on the right's bag" is no way to say it
             if owner and len([r for r in w.scene.relations_of(rel.subject) if r.object.noun == e.noun]) == 1:
                 return f"{owner}'s {e.noun}"
     return None
@@ -117,16 +146,6 @@ def owner_possessive(w: Writer, e: Entity) -> str | None:
 
 # --- scene level --------------------------------------------------------------------------------------
 
-# Finite verbs that make a caption a clause ("A man is riding a horse") rather than a noun phrase.
-_STRONG_CLAUSE = re.compile(r"\b(is|are|was|were)\b|^there (is|are)\b")
-_WEAK_VERB = re.compile(
-    r"\b(has|have|sits|stands|rides|holds|walks|plays|lies|looks|waits|eats|flies|runs|jumps|hangs|rests|"
-    r"carries|wears|swings|throws|catches|drives|watches|leans|poses|smiles|grazes|stares|talks|gets|makes|"
-    r"takes|uses|reads|works|drinks|pulls|pushes|sleeps|surfs|kicks|hits|serves|prepares|cuts|cooks|checks|"
-    r"crosses|shows|travels|moves|heads|goes|comes|climbs|grabs|feeds|hugs|laughs|points|reaches|sells|"
-    r"performs|leaps|dives|paddles|fills|washes|cleans|brushes|bites|lands|sit|stand|ride|walk|play|wait|"
-    r"eat|look|pose|fly|hold|carry|wear|lie|lay|lays|graze|stare|talk|get|make|take|use|read|work|drink)\b"
-)
 _NP_START = re.compile(r"^(a|an|the|two|three|four|five|six|several|some|many|this|these|people|an?other)\b")
 _PREFIXES = re.compile(
     r"^(this is |it is |here is )?(an? )?(close up |closeup )?(image|picture|photo|photograph|view|shot|pic) of (an? )?",
@@ -134,30 +153,32 @@ _PREFIXES = re.compile(
 
 
 def caption_parts(caption: str) -> tuple[str, str] | None:
-    """(text, form) for a usable caption; None when unusable.
+    """(text, form) for a usable caption, None otherwise; form is 'clause' or 'np'.
 
-    form: 'clause' (has is/are), 'verb' (some other finite verb, probably), 'np' (a participle phrase such as
-    "a man riding a horse") or 'unsure'. Only 'clause' and 'np' get form-specific frames; the others are
-    said as "It looks like …", which reads well either way.
+    A clause has a finite verb ("a woman slices carrots at the counter") and is said as a sentence; a noun
+    phrase ("a woman slicing carrots", "a kitchen with a stove") is the object of "shows". The text comes
+    back trimmed, without its final stop and with an article when a bare singular noun opens it.
     """
-    text = caption.strip()
+    text = re.sub(r"\s+", " ", caption).strip().rstrip(".!?;:, ").strip()
     match = _PREFIXES.match(text.lower())
     if match:
         text = text[match.end() :]
-        if not text:
-            return None
-    lowered = text.lower()
-    first = lowered.split()[0]
-    if first.endswith("ing"):
+    if not text:
         return None
-    if not _NP_START.match(lowered) and not lowered.startswith("there "):
-        text = text if is_plural(first) else f"{article(text)} {text}"
-        lowered = text.lower()
-    if _STRONG_CLAUSE.search(lowered):
-        return text, "clause"
-    if _WEAK_VERB.search(lowered):
-        return text, "verb"
-    return (text, "np") if re.search(r"\b\w+ing\b", lowered) else (text, "unsure")
+    lowered = text.lower()
+    if lowered.split()[0].endswith("ing"):
+        return None  # "sitting on a bench": no subject to build a sentence on
+    clause = caption_is_clause(lowered)
+    if (
+        not _NP_START.match(lowered)
+        and not lowered.startswith("there ")
+        and caption_head_needs_article(lowered)
+    ):
+        text = f"{article(text)} {text}"
+    first = text.split()[0]
+    if not (len(first) > 1 and first.isupper()):
+        text = text[0].lower() + text[1:]
+    return text, "clause" if clause else "np"
 
 
 def best_caption(scene: Scene) -> tuple[str, str] | None:
@@ -170,23 +191,21 @@ def best_caption(scene: Scene) -> tuple[str, str] | None:
             continue
         words = parts[0].lower().split()
         score = sum(1 for word in words if word in nouns) + (1 if 6 <= len(words) <= 16 else 0)
-        score += 0.5 if parts[1] != "unsure" else 0
         if best is None or score > best[0]:
             best = (score, i, parts)
     return best[2] if best else None
 
 
-def caption_sentence(parts: tuple[str, str], rng: random.Random) -> str:
+def caption_sentence(parts: tuple[str, str], rng: random.Random, *, answer: bool = False) -> str:
+    """A caption as one sentence: a clause stands on its own, a noun phrase is what the picture shows."""
     text, form = parts
-    if form in {"verb", "unsure"}:
-        return sentence(f"It looks like {text}")
     if form == "clause":
-        return sentence(rng.choice(["{t}", "It looks like {t}", "In this picture, {t}"]).format(t=text))
-    return sentence(
-        rng.choice(
-            ["This picture shows {t}", "It shows {t}", "The scene shows {t}", "It looks like {t}"]
-        ).format(t=text)
-    )
+        frames = ["{t}", "In this picture, {t}", "In this image, {t}", "Here, {t}"]
+    else:
+        frames = ["This picture shows {t}", "The image shows {t}", "The photo captures {t}", "We can see {t}"]
+        if answer:
+            frames.append("It shows {t}")
+    return sentence(rng.choice(frames).format(t=text))
 
 
 def scene_questions(s: Scene, w: Writer, rng: random.Random) -> list[QA]:
@@ -201,7 +220,7 @@ def scene_questions(s: Scene, w: Writer, rng: random.Random) -> list[QA]:
                 "What is going on in this scene?",
             ]
         )
-        out.append(QA("happening", q, caption_sentence(parts, rng), topic="scene"))
+        out.append(QA("happening", q, caption_sentence(parts, rng, answer=True), topic="scene"))
     if s.place:
         place = s.place[0]
         evidence = [e for e in s.evidence_for(s.place[1]) if not e.part and e.noun not in place.split()][:2]
@@ -301,8 +320,10 @@ def existence_questions(s: Scene, w: Writer, rng: random.Random) -> list[QA]:
         seen.add(e.concept)
         group = [x for x in s.entities if x.concept == e.concept]
         where = loc(rng, e.noun)
-        if e.plural:
-            q = rng.choice(["Are there any {n} {l}?", "Can you see any {n} {l}?"]).format(n=e.noun, l=where)
+        if e.plural or e.mass:
+            q = rng.choice(["{v} there any {n} {l}?", "Can you see any {n} {l}?"]).format(
+                v=be(e.plural).capitalize(), n=e.noun, l=where
+            )
         else:
             q = rng.choice(
                 ["Is there {a} {n} {l}?", "Can you see {a} {n} {l}?", "Is {a} {n} visible {l}?"]
@@ -334,6 +355,7 @@ def existence_questions(s: Scene, w: Writer, rng: random.Random) -> list[QA]:
     for noun in absent[:2]:
         where = loc(rng, noun)
         plural = pluralize(noun)
+        noun, plural = DISPLAY.get(noun, noun), DISPLAY.get(plural, plural)
         q, a = rng.choice(
             [
                 (f"Is there {article(noun)} {noun} {where}?", f"No, there is no {noun} {where}."),
@@ -511,8 +533,18 @@ def relation_questions(s: Scene, w: Writer, rng: random.Random) -> list[QA]:
             else:
                 q = rng.choice(["What is {n} doing?", "What is {n} up to?"]).format(n=the_s)
             a = f"{subj} {w.join_vps(vps)}"
+            about = {("state", subject.index)} if state and not doing else set()
+            about |= {("state", subject.index) for r in doing if r.predicate.participle in STATE_PARTICIPLES}
             out.append(
-                QA("doing", sentence(q), sentence(a), (subject.index,), "subject", reveals=facts_of(doing))
+                QA(
+                    "doing",
+                    sentence(q),
+                    sentence(a),
+                    (subject.index,),
+                    "subject",
+                    reveals=facts_of(doing),
+                    about=frozenset(about),
+                )
             )
         for text, group in _group_by_predicate(rels).items():
             out.extend(_about_subject(s, w, rng, subject, the_s, subj, text, group))
@@ -564,8 +596,18 @@ def _about_subject(
         else:
             q = f"Where {is_} {the_s}?"
         a = f"{subj} {w.join_vps([w.vp(r) for r in shown])}"
+        states = {("state", subject.index) for r in shown if r.predicate.participle in STATE_PARTICIPLES}
         out.append(
-            QA("where", sentence(q), sentence(a), focus, "subject", ("where", subject.index), facts_of(shown))
+            QA(
+                "where",
+                sentence(q),
+                sentence(a),
+                focus,
+                "subject",
+                ("where", subject.index),
+                facts_of(shown),
+                frozenset(states),
+            )
         )
         if pred.text in CONTACT:
             out.extend(_negative_place(s, w, rng, group[0]))
@@ -731,6 +773,11 @@ def position_questions(s: Scene, w: Writer, rng: random.Random) -> list[QA]:
                         (
                             f"Which side of {tb} is {ta} on?",
                             f"{who(w, a, ta, rng)} {is_} on the {side} side of {tb}",
+                        )
+                        if " on the " not in f"{ta} {tb}"  # "which side of the man on the left is …"
+                        else (
+                            f"Is {ta} to the left or to the right of {tb}?",
+                            f"{who(w, a, ta, rng)} {is_} to the {side} of {tb}",
                         ),
                         (
                             f"Is {ta} to the left of {tb}?",
@@ -831,11 +878,13 @@ def comparison_questions(s: Scene, w: Writer, rng: random.Random) -> list[QA]:
                         sentence(q),
                         sentence(f"Yes, both are {color_phrase(a.colors)}"),
                         (a.index, b.index),
+                        about=frozenset({("color", a.index), ("color", b.index)}),
                     )
                 )
             elif not ca & cb:
                 ans = f"No, {ta} {be(a.plural)} {color_phrase(a.colors)}, while {tb} {be(b.plural)} {color_phrase(b.colors)}"
-                out.append(QA("compare_color", sentence(q), sentence(ans), (a.index, b.index)))
+                about = frozenset({("color", a.index), ("color", b.index)})
+                out.append(QA("compare_color", sentence(q), sentence(ans), (a.index, b.index), about=about))
     return out
 
 
@@ -865,6 +914,15 @@ def describe_questions(s: Scene, w: Writer, rng: random.Random) -> list[QA]:
             templates.append(f"What {'do' if e.plural else 'does'} {the} look like?")
         q = rng.choice(templates)
         answer = sentence(f"{the} {w.join_vps(vps[:3])}")
+        shown = (worn + actions)[: 3 - looks]
+        about = {("color", e.index)} if vps[0].endswith(color_phrase(colors)) and colors else set()
+        if state:
+            about.add(("state", e.index))
+        for r in shown:
+            if r.predicate.kind == "be" and r.predicate.spatial:
+                about.add(("where", e.index))
+            if r.predicate.participle in STATE_PARTICIPLES:
+                about.add(("state", e.index))
         out.append(
             QA(
                 "describe",
@@ -872,7 +930,8 @@ def describe_questions(s: Scene, w: Writer, rng: random.Random) -> list[QA]:
                 answer,
                 (e.index,),
                 "subject",
-                reveals=facts_of((worn + actions)[: 3 - looks]),
+                reveals=facts_of(shown),
+                about=frozenset(about),
             )
         )
     return out

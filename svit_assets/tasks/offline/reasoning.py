@@ -628,7 +628,9 @@ class Reasoner:
             acts = [
                 r
                 for r in self.s.relations_of(person)
-                if r.predicate.kind == "verb" and r.predicate.text != "wearing"
+                if r.predicate.kind == "verb"
+                and r.predicate.text != "wearing"
+                and all(r.object is not w.object for w in worn[:1])  # not "carrying the backpack he wears"
             ]
             if not worn or not acts:
                 continue
@@ -646,7 +648,8 @@ class Reasoner:
             if rivals:
                 continue
             act = acts[0]
-            who = f"the {person.noun} in the {color} {item.noun}"
+            carried = item.noun in lx.CARRIED or item.concept in lx.CARRIED
+            who = f"the {person.noun} {'with' if carried else 'in'} the {color} {item.noun}"
             q = f"What {be(person.plural)} {who} {act.predicate.text}?"
             facts = [
                 f"the {person.noun} {be(person.plural)} wearing {self.w.a(item, 1)}",

@@ -300,6 +300,8 @@ class Scene:
         self.phrases = [clean_text(r.phrase) for r in image.regions if clean_text(r.phrase)]
         self.entities: list[Entity] = []
         self._by_object: dict[int, Entity] = {}
+        self._counts: dict[str, int | None] = {}
+
         self._build_entities()
         self.relations = self._build_relations()
 
@@ -520,6 +522,11 @@ class Scene:
 
     def count(self, concept: str) -> int | None:
         """Distinct annotated things of a concept, or None when the annotations cannot be trusted to say."""
+        if concept not in self._counts:
+            self._counts[concept] = self._count(concept)
+        return self._counts[concept]
+
+    def _count(self, concept: str) -> int | None:
         if concept == "person":
             members = [e for e in self.entities if e.person]
         else:
