@@ -16,14 +16,14 @@ def _add_home(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_run(args: argparse.Namespace, annotations: Path) -> int:
-    from svit_assets.ingest.sources import SourceError
+    from svit_assets.ingest.sources import MissingSourceError
     from svit_assets.runner import format_summary, run_pipeline
 
     home = Home.resolve(args.home)
     settings = RunSettings(annotations_dir=str(annotations.resolve()), batch_size=args.batch_size)
     try:
         summary = run_pipeline(settings, home)
-    except SourceError as error:
+    except MissingSourceError as error:
         print(f"svit: {error}", file=sys.stderr)
         return 2
     print(format_summary(summary))

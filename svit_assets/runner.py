@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from svit_assets.home import Home
@@ -35,12 +35,17 @@ def prepare_instance_dir(home: Home) -> Path:
     return home.dagster_home
 
 
+# The run's events all land in the instance (and the UI); the terminal gets warnings and the summary only.
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
 @dataclass
 class StepSummary:
     asset: str
     partition: str | None
     rows: int | None
-    extra: dict[str, object] = field(default_factory=dict)
+    quarantined: int = 0
+    generator: str | None = None
 
 
 @dataclass
@@ -52,6 +57,9 @@ class RunSummary:
 
 
 def run_pipeline(settings: RunSettings, home: Home, log: Callable[[str], None] = print) -> RunSummary:
+    from svit_assets.ingest.sources import AnnotationSources
+
+    sources = AnnotationSources.discover(Path(settings.annotations_dir))  # a missing image_data.json fails here
     prepare_instance_dir(home)
     settings.save(home)
 
@@ -59,6 +67,7 @@ def run_pipeline(settings: RunSettings, home: Home, log: Callable[[str], None] =
 
     from svit_assets.definitions import build_definitions
     from svit_assets.defs.partitions import IMAGE_BATCHES
+    from svit_assets.ingest.batches import read_batches
 
     defs = build_definitions(home, settings)
     instance = dg.DagsterInstance.get()
@@ -71,44 +80,37 @@ def run_pipeline(settings: RunSettings, home: Home, log: Callable[[str], None] =
             mat = event.event_specific_data.materialization
             metadata = mat.metadata
             rows = metadata.get("dagster/row_count")
+            generator = metadata.get("generator")
+            quarantined = metadata.get("quarantined")
             steps.append(
                 StepSummary(
                     asset=mat.asset_key.to_user_string(),
                     partition=partition,
                     rows=rows.value if rows is not None else None,
-                    extra={
-                        k: v.value
-                        for k, v in metadata.items()
-                        if k in ("quarantined", "generator", "qa_pairs", "images", "missing_sources")
-                    },
+                    quarantined=quarantined.value if quarantined is not None else 0,
+                    generator=generator.value if generator is not None else None,
                 )
             )
 
     log(f"Staging annotations from {settings.annotations_dir} …")
-    staged = dg.materialize(assets, selection=dg.AssetSelection.groups("raw_annotations"), instance=instance, resources=resources)
+    if sources.missing:
+        log("  optional files not found: " + ", ".join(sources.missing))
+    staged = dg.materialize(
+        assets, selection=dg.AssetSelection.groups("raw_annotations"), instance=instance, resources=resources, run_config=QUIET
+    )
     record(staged, None)
 
-    keys = sorted(instance.get_dynamic_partitions(IMAGE_BATCHES))
-    wanted = set(_registered_batches(home))
-    keys = [k for k in keys if k in wanted]
+    current = read_batches(home)
+    keys = sorted(k for k in instance.get_dynamic_partitions(IMAGE_BATCHES) if k in current)
     batch_selection = dg.AssetSelection.all() - dg.AssetSelection.groups("raw_annotations")
     for i, key in enumerate(keys, 1):
         log(f"Batch {key} ({i}/{len(keys)}) …")
-        result = dg.materialize(assets, selection=batch_selection, partition_key=key, instance=instance, resources=resources)
+        result = dg.materialize(
+            assets, selection=batch_selection, partition_key=key, instance=instance, resources=resources, run_config=QUIET
+        )
         record(result, key)
 
-    missing = []
-    from svit_assets.ingest.sources import AnnotationSources
-
-    missing = list(AnnotationSources.discover(Path(settings.annotations_dir)).missing)
-    return RunSummary(home=home, steps=steps, partitions=keys, missing_sources=missing)
-
-
-def _registered_batches(home: Home) -> list[str]:
-    """The batches of the current annotation set (the instance may also know batches of an older set)."""
-    from svit_assets.ingest.batches import read_batch_keys
-
-    return read_batch_keys(home)
+    return RunSummary(home=home, steps=steps, partitions=keys, missing_sources=list(sources.missing))
 
 
 def format_summary(summary: RunSummary) -> str:
@@ -123,6 +125,13 @@ def format_summary(summary: RunSummary) -> str:
     for asset, rows in rows_by_asset.items():
         batches = batches_by_asset.get(asset)
         lines.append(f"  {asset:<{width}}  {rows:>10,} rows" + (f"  in {batches} batch(es)" if batches else ""))
+    ingest_q = sum(s.quarantined for s in summary.steps if s.generator is None)
+    task_q = sum(s.quarantined for s in summary.steps if s.generator is not None)
+    lines.append(f"Quarantined: {ingest_q:,} annotation records (view quarantine), {task_q:,} task outputs (view task_quarantine)")
+    generators = sorted({step.generator for step in summary.steps if step.generator})
+    if generators:
+        offline = " (no LLM endpoint configured)" if generators == ["offline"] else ""
+        lines.append(f"Task sets generated by: {', '.join(generators)}{offline}")
     if summary.missing_sources:
         lines.append("Optional files not found (skipped): " + ", ".join(summary.missing_sources))
     home = summary.home

@@ -4,6 +4,7 @@ import dagster as dg
 import pyarrow.parquet as pq
 
 from svit_assets.annotations import ImageAnnotations
+from svit_assets.catalog import CATALOG_VIEWS
 from svit_assets.defs.llm_resource import LLMResource
 from svit_assets.defs.metadata import counts_markdown, table_metadata
 from svit_assets.defs.partitions import image_batches
@@ -49,7 +50,7 @@ def build_task_asset(spec: TaskSpec) -> dg.AssetsDefinition:
         path = home.partition_file(f"tasks/{spec.name}", batch)
         write_parquet_atomic(result.records, path)
         write_parquet_atomic(result.quarantine, home.quarantine_file(f"task_{spec.name}", batch))
-        refresh_catalog(home)
+        refresh_catalog(home, CATALOG_VIEWS)
         outcomes = task_check_results(result.records, result.quarantine, spec)
         return dg.MaterializeResult(
             metadata={

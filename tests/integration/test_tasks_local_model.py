@@ -1,4 +1,4 @@
-"""The engine and the task pipeline against a real model: SmolLM2-135M behind llama.cpp's OpenAI server.
+"""The task pipeline against a real model: SmolLM2-135M behind llama.cpp's OpenAI server.
 
 A 135M model gets most structured outputs wrong; what matters is that the pipeline completes, that every
 image ends up accepted or quarantined with a reason, that nothing accepted breaks a validation rule, and
@@ -7,7 +7,6 @@ that a re-run is served from the cache.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 from pathlib import Path
@@ -21,7 +20,7 @@ from svit_assets.ingest.batches import plan_batches
 from svit_assets.ingest.join import build_image_annotations
 from svit_assets.ingest.sources import AnnotationSources
 from svit_assets.ingest.staging import stage_table
-from svit_assets.llm import ChatRequest, LLMEngine, LLMSettings
+from svit_assets.llm import LLMEngine, LLMSettings
 from svit_assets.tasks.generate import generate_task_batch, task_check_results
 from svit_assets.tasks.specs import TASK_SPECS
 
@@ -35,38 +34,12 @@ def settings(base_url: str) -> LLMSettings:
     return LLMSettings(model=MODEL, base_url=base_url, max_concurrency=2, timeout_s=300, max_attempts=2)
 
 
-async def _complete_once(engine: LLMEngine, request: ChatRequest):
-    async with engine:
-        return await engine.complete(request), engine.rollup()
-
-
-def test_engine_completes_and_caches_against_llama_cpp(llama_server, tmp_path, monkeypatch):
-    monkeypatch.setenv("OPENAI_API_KEY", "not-needed-by-llama-cpp")
-    home = Home(tmp_path).ensure()
-    request = ChatRequest(
-        messages=({"role": "user", "content": "Name one colour. Answer in JSON: {\"colour\": ...}"},),
-        response_format={"type": "json_object"},
-        temperature=0.0,
-        max_tokens=48,
-        seed=1,
-    )
-    first, rollup = asyncio.run(_complete_once(LLMEngine(settings(llama_server), home, run_label="it/first"), request))
-    assert first.status in ("ok", "length")
-    assert first.content and "error" not in first.content.lower()
-    assert first.prompt_tokens > 0 and first.completion_tokens > 0
-    assert rollup["requests_sent"] >= 1
-
-    again, rollup = asyncio.run(_complete_once(LLMEngine(settings(llama_server), home, run_label="it/second"), request))
-    assert again.cached and again.content == first.content
-    assert rollup["requests_sent"] == 0 and rollup["cache_hits"] == 1
-
-
 def test_task_pipeline_completes_a_batch_with_the_small_model(llama_server, tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "not-needed-by-llama-cpp")
     home = Home(tmp_path).ensure()
     sources = AnnotationSources.discover(SAMPLE)
     for table in ("images", "attributes", "objects", "relationships", "regions", "coco_captions", "coco_instances"):
-        stage_table(table, sources, home)
+        stage_table(home, sources, table)
     batch = plan_batches(home, batch_size=2)[0]
     build_image_annotations(home, batch.key)
     with duckdb.connect() as con:
