@@ -6,12 +6,15 @@ One run measures, on the same synthetic files (`svit_assets.synth.write_syntheti
 names a folder that already holds them):
 
 * parse-only: `orjson.loads` of the very element windows, no rows built (the parser's speed limit);
-* staging: every table, batch planning and a few `image_annotations` batches, in a child process whose
-  process tree is sampled for peak RSS (the staging workers are its children);
+* staging: every table (`stage_all`, one process or a pool of workers by input size), in a child process
+  whose process tree is sampled for peak memory (the staging workers are its children);
+* batch planning and a few `image_annotations` batches (DuckDB), in a child process of their own;
 * baseline: `json.load` of each whole file and Python loops building rows, as the public generation
   scripts do, in a child process.
 
-Each figure is the median of --repeat runs; the machine is shared, so medians rather than best runs.
+Peak memory of a tree is reported three ways (see `Peaks`): the sum of each process's peak RSS, the peak of
+the summed PSS, and the largest process. Each figure is the median of --repeat runs; the machine is shared,
+so medians rather than best runs.
 """
 
 from __future__ import annotations
@@ -21,12 +24,12 @@ import gc
 import json
 import multiprocessing
 import os
-import resource
 import shutil
 import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -62,27 +65,38 @@ def parse_only(root: Path, gc_enabled: bool) -> tuple[float, int]:
     return seconds, nbytes
 
 
-def _staging_job(root: str, home_root: str, workers: int, batches: int, out: multiprocessing.Queue) -> None:
+def _staging_job(root: str, home_root: str, workers: int | None, out: multiprocessing.Queue) -> None:
+    from svit_assets.ingest.staging import default_workers, stage_all
+
+    started = time.perf_counter()
+    sources = AnnotationSources.discover(root)
+    reports = stage_all(Home(Path(home_root)), sources, workers=workers)
+    out.put(
+        {
+            "maxrss": _peak_rss(),
+            "workers": workers or default_workers(sources),
+            "seconds": time.perf_counter() - started,
+            "reports": {t: r.as_dict() for t, r in reports.items()},
+        }
+    )
+
+
+def _batches_job(home_root: str, batches: int, out: multiprocessing.Queue) -> None:
+    """Batch planning and a few image_annotations batches over the staged tables (DuckDB): a process of its
+    own, so that its memory is not charged to staging (the baseline stages only)."""
     from svit_assets.ingest.batches import plan_batches
     from svit_assets.ingest.join import build_image_annotations
-    from svit_assets.ingest.staging import stage_all
 
     home = Home(Path(home_root))
     started = time.perf_counter()
-    reports = stage_all(home, AnnotationSources.discover(root), workers=workers)
-    staged = time.perf_counter()
     plan = plan_batches(home)
     planned = time.perf_counter()
     joins = [build_image_annotations(home, b.key) for b in plan[:batches]]
-    done = time.perf_counter()
     out.put(
         {
-            "maxrss": _max_rss(),
-            "stage_seconds": staged - started,
-            "plan_seconds": planned - staged,
+            "maxrss": _peak_rss(),
+            "plan_seconds": planned - started,
             "join_seconds": [j.seconds for j in joins],
-            "seconds": done - started,
-            "reports": {t: r.as_dict() for t, r in reports.items()},
             "batches": len(plan),
         }
     )
@@ -197,32 +211,44 @@ def _baseline_job(root: str, out_dir: str, out: multiprocessing.Queue) -> None:
                 }
             )
         write("coco_instances", rows)
-    out.put({"seconds": time.perf_counter() - started, "maxrss": _max_rss()})
+    out.put({"seconds": time.perf_counter() - started, "maxrss": _peak_rss()})
 
 
-def _max_rss() -> float:
-    """Largest peak RSS of this process and its finished children (MiB): what getrusage reports."""
-    return (
-        max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
-        / 1024
-    )
+def _peak_rss() -> float:
+    """This process's exact peak RSS (MiB), imported late: the baseline must not pay for staging's imports."""
+    from svit_assets.ingest.staging import peak_rss_mib
+
+    return peak_rss_mib()
 
 
-def in_child(target, *args) -> tuple[dict, float, float]:
-    """Run `target` in a spawned process; return its result and the peaks of its process tree's summed RSS
-    and summed PSS (MiB; PSS counts the shared library pages once across the processes)."""
+@dataclass
+class Peaks:
+    """Peak memory of a process tree (MiB), sampled every 100 ms.
+
+    `summed` adds each process's own peak RSS (an upper bound: shared library pages count once per process);
+    `pss` is the peak of the summed PSS (shared pages split between the processes mapping them); `largest`
+    is the largest single process. The child measures its own peak exactly (VmHWM); its workers are sampled."""
+
+    summed: float
+    pss: float
+    largest: float
+
+
+def in_child(target, *args) -> tuple[dict, Peaks]:
+    """Run `target` in a spawned process; return its result and the peaks of its process tree."""
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     proc = ctx.Process(target=target, args=(*args, queue))
     proc.start()
-    tree, peak_rss, peak_pss = psutil.Process(proc.pid), 0, 0
+    tree, per_process, peak_pss = psutil.Process(proc.pid), {}, 0
     result = None
     while result is None:
         try:
             procs = [tree, *tree.children(recursive=True)]
-            infos = [p.memory_full_info() for p in procs]
-            peak_rss = max(peak_rss, sum(i.rss for i in infos))
-            peak_pss = max(peak_pss, sum(i.pss for i in infos))
+            infos = {p.pid: p.memory_full_info() for p in procs}
+            for pid, info in infos.items():
+                per_process[pid] = max(per_process.get(pid, 0), info.rss)
+            peak_pss = max(peak_pss, sum(i.pss for i in infos.values()))
         except psutil.Error:
             pass
         try:
@@ -231,7 +257,10 @@ def in_child(target, *args) -> tuple[dict, float, float]:
             if not proc.is_alive() and queue.empty():
                 raise RuntimeError(f"{target.__name__} failed (exit code {proc.exitcode})") from None
     proc.join()
-    return result, peak_rss / 2**20, peak_pss / 2**20
+    per_process[proc.pid] = result["maxrss"] * 2**20  # exact (VmHWM) where sampling may miss a spike
+    return result, Peaks(
+        sum(per_process.values()) / 2**20, peak_pss / 2**20, max(per_process.values()) / 2**20
+    )
 
 
 def main() -> None:
@@ -245,7 +274,9 @@ def main() -> None:
         "--keep", type=Path, help="folder for the synthetic files, kept (and reused) afterwards"
     )
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=2, help="staging processes")
+    parser.add_argument(
+        "--workers", type=int, help="staging processes (default: stage_all's choice from the input size)"
+    )
     parser.add_argument("--batches", type=int, default=3, help="image_annotations batches to build")
     parser.add_argument(
         "--no-baseline", action="store_true", help="skip the json.load baseline (needs ~10x RAM)"
@@ -267,73 +298,69 @@ def main() -> None:
             n_images = f.read().count(b'"image_id"')
 
         runs: dict[str, list] = {
-            key: []
-            for key in (
-                "parse",
-                "parse_nogc",
-                "stage",
-                "stage_rss",
-                "stage_pss",
-                "stage_max",
-                "base",
-                "base_rss",
-                "base_max",
-            )
+            k: [] for k in ("parse", "parse_nogc", "stage", "stage_mem", "base", "base_mem")
         }
-        result = {}
+        result, batches, batch_mem = {}, {}, None
         for run in range(args.repeat):
             seconds, parsed = parse_only(root, gc_enabled=True)
             runs["parse"].append(parsed / 1e6 / seconds)
             seconds, parsed = parse_only(root, gc_enabled=False)
             runs["parse_nogc"].append(parsed / 1e6 / seconds)
             home = scratch / f"home-{run}"
-            result, rss, pss = in_child(_staging_job, str(root), str(home), args.workers, args.batches)
+            result, mem = in_child(_staging_job, str(root), str(home), args.workers)
+            runs["stage"].append(result["seconds"])
+            runs["stage_mem"].append(mem)
+            if run == args.repeat - 1:
+                batches, batch_mem = in_child(_batches_job, str(home), args.batches)
             shutil.rmtree(home, ignore_errors=True)
-            runs["stage"].append(result["stage_seconds"])
-            runs["stage_rss"].append(rss)
-            runs["stage_pss"].append(pss)
-            runs["stage_max"].append(result["maxrss"])
             if not args.no_baseline:
                 out = scratch / f"baseline-{run}"
                 out.mkdir()
-                base, rss, _ = in_child(_baseline_job, str(root), str(out))
+                base, mem = in_child(_baseline_job, str(root), str(out))
                 shutil.rmtree(out, ignore_errors=True)
                 runs["base"].append(base["seconds"])
-                runs["base_rss"].append(rss)
-                runs["base_max"].append(base["maxrss"])
+                runs["base_mem"].append(mem)
             print(
                 f"run {run + 1}/{args.repeat}: parse-only {runs['parse'][-1]:.1f} MB/s; staging "
-                f"{result['stage_seconds']:.1f} s, peak {runs['stage_rss'][-1]:.0f} MiB"
+                f"{result['seconds']:.1f} s, peak {runs['stage_mem'][-1].summed:.0f} MiB"
                 + (
-                    f"; baseline {runs['base'][-1]:.1f} s, peak {runs['base_rss'][-1]:.0f} MiB"
+                    f"; baseline {runs['base'][-1]:.1f} s, peak {runs['base_mem'][-1].summed:.0f} MiB"
                     if runs["base"]
                     else ""
                 ),
                 flush=True,
             )
 
-        med = {k: statistics.median(v) for k, v in runs.items() if v}
+        med = {k: statistics.median(v) for k, v in runs.items() if v and not k.endswith("_mem")}
+        for key in ("stage", "base"):
+            for measure in ("summed", "pss", "largest"):
+                if runs[f"{key}_mem"]:
+                    med[f"{key}_{measure}"] = statistics.median(
+                        getattr(m, measure) for m in runs[f"{key}_mem"]
+                    )
         mb = total_bytes / 1e6
+        workers = result["workers"]
         print()
         print(
             f"{n_images:,} images, {mb:,.0f} MB of JSON, {os.cpu_count()} CPUs, medians of {args.repeat} runs"
         )
+        print("peak memory: sum of per-process peak RSS / peak of summed PSS / largest process (MiB)")
         print(
-            f"{'':34s}{'seconds':>9s}{'images/s':>11s}{'MB/s':>8s}{'tree RSS':>12s}{'tree PSS':>10s}{'max proc':>10s}"
+            f"{'':34s}{'seconds':>9s}{'images/s':>11s}{'MB/s':>8s}{'sum RSS':>10s}{'PSS':>8s}{'largest':>9s}"
         )
         print(f"{'parse-only orjson (gc on)':34s}{mb / med['parse']:9.1f}{'':>11s}{med['parse']:8.1f}")
         print(
             f"{'parse-only orjson (gc off)':34s}{mb / med['parse_nogc']:9.1f}{'':>11s}{med['parse_nogc']:8.1f}"
         )
-        print(
-            f"{f'staging ({args.workers} process' + ('es)' if args.workers > 1 else ')'):34s}{med['stage']:9.1f}{n_images / med['stage']:11,.0f}"
-            f"{mb / med['stage']:8.1f}{med['stage_rss']:8.0f} MiB{med['stage_pss']:6.0f} MiB{med['stage_max']:6.0f} MiB"
-        )
-        if runs["base"]:
-            print(
-                f"{'baseline json.load + loops':34s}{med['base']:9.1f}{n_images / med['base']:11,.0f}"
-                f"{mb / med['base']:8.1f}{med['base_rss']:8.0f} MiB{'':10s}{med['base_max']:6.0f} MiB"
-            )
+        for key, label in (
+            ("stage", f"staging ({workers} process" + ("es)" if workers > 1 else ")")),
+            ("base", "baseline json.load + loops"),
+        ):
+            if runs[key]:
+                print(
+                    f"{label:34s}{med[key]:9.1f}{n_images / med[key]:11,.0f}{mb / med[key]:8.1f}"
+                    f"{med[key + '_summed']:10.0f}{med[key + '_pss']:8.0f}{med[key + '_largest']:9.0f}"
+                )
         print()
         # the machine is shared: ratios are taken within each run (same load), then the median
         ratio = [mb / t / p for t, p in zip(runs["stage"], runs["parse"], strict=True)]
@@ -345,13 +372,15 @@ def main() -> None:
         if runs["base"]:
             print(
                 f"baseline seconds / staging seconds: {med['base'] / med['stage']:.2f}; baseline peak / staging "
-                f"peak: {med['base_rss'] / med['stage_rss']:.1f}x (tree RSS), {med['base_rss'] / med['stage_pss']:.1f}x "
-                f"(tree PSS), {med['base_max'] / med['stage_max']:.1f}x (largest process)"
+                f"peak: {med['base_summed'] / med['stage_summed']:.1f}x (sum RSS), "
+                f"{med['base_pss'] / med['stage_pss']:.1f}x (PSS), "
+                f"{med['base_largest'] / med['stage_largest']:.1f}x (largest process)"
             )
         print(
-            f"staging + planning + batches: {result['seconds']:.1f} s (last run); "
-            f"planning {result['plan_seconds']:.2f} s for {result['batches']} batches; "
-            f"image_annotations batches: {', '.join(f'{s:.2f}' for s in result['join_seconds'])} s"
+            f"planning and image_annotations batches, in a process of their own (last run): planning "
+            f"{batches['plan_seconds']:.2f} s for {batches['batches']} batches; batches: "
+            f"{', '.join(f'{s:.2f}' for s in batches['join_seconds'])} s; peak {batch_mem.summed:.0f} MiB RSS, "
+            f"{batch_mem.pss:.0f} MiB PSS"
         )
         print("\nlast staging run per table:")
         for table, r in result["reports"].items():

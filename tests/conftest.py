@@ -60,7 +60,7 @@ def llama_server(tmp_path_factory):
         sys.executable, "-m", "llama_cpp.server",
         "--model", str(model), "--model_alias", "smollm2-135m-instruct",
         "--host", "127.0.0.1", "--port", str(port),
-        "--n_ctx", "4096", "--n_threads", "2", "--chat_format", "chatml",
+        "--n_ctx", "8192", "--n_threads", "2", "--chat_format", "chatml",
     ]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ})

@@ -38,6 +38,12 @@ class LLMResource(dg.ConfigurableResource):
     )
     batch_discount: float | None = Field(default=None, description="Batch API price factor (0.5).")
     budget_usd: float | None = Field(default=None, description="Refuse to spend past this total ($).")
+    structured_output: str | None = Field(
+        default=None, description="json_schema (default), json_object or none: the most the endpoint is asked for."
+    )
+    batch_mode: bool | None = Field(
+        default=None, description="Send first-round requests through the OpenAI Batch API (half price, hours)."
+    )
 
     def settings(self) -> LLMSettings:
         base = LLMSettings.from_env(api_key_env=self.api_key_env)
@@ -53,6 +59,8 @@ class LLMResource(dg.ConfigurableResource):
                 "tpm",
                 "batch_discount",
                 "budget_usd",
+                "structured_output",
+                "batch_mode",
             )
             if (value := getattr(self, name)) is not None
         }

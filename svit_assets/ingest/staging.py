@@ -38,7 +38,6 @@ import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as pa_ds
 import pyarrow.parquet as pq
 
 from svit_assets.home import Home
@@ -57,7 +56,14 @@ _FREE_TEXT = {
 _PRUNE_KEYS = ("image_id", "coco_id")  # the only statistics readers filter on
 PART_ROWS = 1 << 20
 _BUCKET_ROWS = 1 << 18  # rows per bucket when sorting out of core
-_BUCKET_BYTES = 8 << 20  # COCO source bytes per bucket
+_BUCKET_BYTES = 2 << 20  # COCO source bytes per bucket, sorted and validated whole (8 MiB: +30 MiB peak)
+# Below this much JSON, stage_all stages in one process: a worker costs ~110 MiB of imports and library pages
+# before it holds any data, far more than the working set, and at 10% scale (250 MB) two processes were no
+# faster than one (8.9 s either way).
+POOL_MIN_BYTES = 1 << 30
+# A window's parse and normalisation hold several copies of it (raw, one-line, parsed and staged columns):
+# measured peak above imports ~25 MiB with 1 MiB windows against ~55 MiB with 4 MiB, for ~10% more time.
+SMALL_CHUNK_BYTES = 1 << 20
 
 _STR = pa.string()
 _F64 = pa.float64()
@@ -207,9 +213,9 @@ class ImageIndex:
         parts = sorted(folder.glob("*.parquet"))
         if not parts:  # every image was quarantined
             return cls(*(np.zeros(0, t) for t in (np.int64, np.float64, np.float64, np.int64)))
-        table = pa_ds.dataset(parts, format="parquet").to_table(
-            columns=["image_id", "width", "height", "coco_id"]
-        )
+        # ParquetFile, not pyarrow.dataset: importing the dataset module alone costs ~5 MiB of RSS per process
+        columns = ["image_id", "width", "height", "coco_id"]
+        table = pa.concat_tables(pq.ParquetFile(p).read(columns=columns) for p in parts)
         return cls(
             _ints(table["image_id"]),
             _floats(table["width"]),
@@ -1122,7 +1128,7 @@ def stage_table(
     write_quarantine(home, quarantine.table(), f"stage_{table}")
     report.quarantined = dict(sorted(quarantine.counts.items()))
     report.seconds = round(time.perf_counter() - started, 3)
-    report.peak_rss_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    report.peak_rss_mb = round(peak_rss_mib(), 1)
     if not report.reconciles:
         raise AssertionError(f"stage {table} does not reconcile: {report}")
     return report
@@ -1156,6 +1162,8 @@ def _stage_vg(
                 report.accepted += staged.num_rows
                 report.clipped += _count_true(staged, "clipped")
                 out.write(staged, id_col)
+                del rec, cols, verdict, staged
+                _release()
         ids = out.sorted_ids()
         duplicates = np.unique(ids[1:][ids[1:] == ids[:-1]])
         if duplicates.size:
@@ -1193,6 +1201,25 @@ def _resort(out: _Output, id_col: str, image_ids: np.ndarray) -> None:
             out.write(bucket.read().sort_by([("image_id", "ascending"), (id_col, "ascending")]), sort=False)
     finally:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _release() -> None:
+    """Hand the freed buffers of a window back to the OS (`malloc_trim` under the system pool): glibc keeps
+    freed heap memory otherwise, and fragmentation across windows grew RSS by tens of MiB per stage."""
+    pa.default_memory_pool().release_unused()
+
+
+def peak_rss_mib() -> float:
+    """This process's peak RSS. Linux's VmHWM, not getrusage: a spawned process's ru_maxrss starts at its
+    parent's RSS at fork time (the kernel carries the pre-exec high-water mark over)."""
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _count_true(table: pa.Table, column: str) -> int:
@@ -1341,6 +1368,8 @@ def _stage_coco(
                 staged = _assemble(cols, verdict, spec.output)
                 report.clipped += _count_true(staged, "clipped")
                 out.write(staged, sort=False)
+                del joined, cols, verdict, staged
+                _release()
         report.accepted += out.rows
         report.parts = len(out.parts)
         images_out.publish()
@@ -1464,17 +1493,22 @@ def stage_all(
     home: Home,
     sources: AnnotationSources,
     *,
-    workers: int = 2,
-    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    workers: int | None = None,
+    chunk_bytes: int | None = None,
 ) -> dict[str, StageReport]:
     """Stage every table that has sources: images first (in this process, while the workers start), then
-    the others in `workers` processes.
+    the others in `workers` processes (default: one below `POOL_MIN_BYTES` of JSON, two above). Windows
+    default to `SMALL_CHUNK_BYTES` in one process (memory first: small inputs are quick anyway) and to
+    `DEFAULT_CHUNK_BYTES` in the pool (speed first, at full scale).
 
     Tables are independent once images are staged, except objects (after attributes); the longest chain of
     bytes goes first so that the processes finish together."""
     tables = ["images", *(t for t in SPECS if t != "images" and sources.get(t))]
     depends = {t: tuple(d for d in DEPENDS[t] if d in tables) for t in tables}
     size = {t: sum(f.size for f in sources.get(t)) for t in tables}
+    workers = default_workers(sources) if workers is None else workers
+    if chunk_bytes is None:
+        chunk_bytes = SMALL_CHUNK_BYTES if workers <= 1 else DEFAULT_CHUNK_BYTES
 
     def chain(table: str) -> int:
         return size[table] + max((chain(t) for t in tables if table in depends[t]), default=0)
@@ -1508,6 +1542,12 @@ def stage_all(
             for future in done:
                 reports[running.pop(future)] = future.result()
     return {t: reports[t] for t in tables}
+
+
+def default_workers(sources: AnnotationSources) -> int:
+    """One staging process below `POOL_MIN_BYTES` of JSON, two above."""
+    total = sum(f.size for files in sources.files.values() for f in files)
+    return 1 if total < POOL_MIN_BYTES else 2
 
 
 @contextmanager

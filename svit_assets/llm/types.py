@@ -133,6 +133,10 @@ class LLMSettings:
     batch_discount: float = 0.5
     budget_usd: float | None = None
     api_key_env: str = "OPENAI_API_KEY"
+    # "json_schema" (strict schemas; falls back to json_object where an endpoint refuses them), "json_object",
+    # or "none": grammar-constrained JSON costs seconds per token in llama-cpp-python on a CPU.
+    structured_output: str = "json_schema"
+    batch_mode: bool = False  # task generation sends its first round through the Batch API (half price)
     # Bounds that keep a sick endpoint from hanging a partition.
     request_deadline_s: float = 600.0  # all attempts and waits of one request
     breaker_threshold: int = 10  # this many consecutive failed requests open the circuit
@@ -150,7 +154,8 @@ class LLMSettings:
     @classmethod
     def from_env(cls, **overrides: object) -> LLMSettings:
         """`OPENAI_BASE_URL`, `SVIT_LLM_MODEL`, `SVIT_LLM_{RPM,TPM,BUDGET_USD,MAX_CONCURRENCY,TIMEOUT_S,
-        MAX_ATTEMPTS}` and `SVIT_LLM_PRICES` (JSON: model -> [input, output] $ per 1M tokens)."""
+        MAX_ATTEMPTS}`, `SVIT_LLM_STRUCTURED_OUTPUT`, `SVIT_LLM_BATCH` and `SVIT_LLM_PRICES` (JSON: model -> [input, output] $
+        per 1M tokens)."""
         values: dict[str, object] = {}
         if os.environ.get("SVIT_LLM_MODEL"):
             values["model"] = os.environ["SVIT_LLM_MODEL"]
@@ -167,6 +172,10 @@ class LLMSettings:
             number = _env_number(env, cast)
             if number is not None:
                 values[name] = number
+        if os.environ.get("SVIT_LLM_BATCH"):
+            values["batch_mode"] = os.environ["SVIT_LLM_BATCH"].lower() in ("1", "true", "yes")
+        if os.environ.get("SVIT_LLM_STRUCTURED_OUTPUT"):
+            values["structured_output"] = os.environ["SVIT_LLM_STRUCTURED_OUTPUT"]
         if os.environ.get("SVIT_LLM_PRICES"):
             extra = json.loads(os.environ["SVIT_LLM_PRICES"])
             values["prices"] = {**DEFAULT_PRICES, **{m: (float(p[0]), float(p[1])) for m, p in extra.items()}}

@@ -306,9 +306,12 @@ async def agenerate_task_batch(
     job = _job(spec, batch_key, seed, engine.settings.model)
     contexts = [(image, build_context(image, spec)) for image in images]
     sendable = [(image, context) for image, context in contexts if context.skip_reason is None]
-    engine.ensure_budget(
-        [job.request(build_messages(job.pack, c.text), image.image_id, 0) for image, c in sendable]
-    )
+    first_round = [job.request(build_messages(job.pack, c.text), image.image_id, 0) for image, c in sendable]
+    engine.ensure_budget(first_round, batch=engine.settings.batch_mode)
+    if engine.settings.batch_mode:
+        # Half price: the Batch API answers land in the cache, where the per-image flow below finds them;
+        # only re-asks (a few percent) go out as regular requests.
+        await engine.complete_batch(first_round)
     done = await _gather_all([_run_image(job, engine, image, c) for image, c in sendable])
     if done and all(run.failure is not None for run in done):
         raise done[0].failure  # nothing got through: a dead endpoint fails the run instead of writing nothing

@@ -13,8 +13,9 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from svit_assets.home import Home
+from svit_assets.ingest import staging
 from svit_assets.ingest.sources import AnnotationSources
-from svit_assets.ingest.staging import SPECS, stage_all, stage_table
+from svit_assets.ingest.staging import SPECS, default_workers, stage_all, stage_table
 
 VG_TABLES = ["images", "attributes", "objects", "relationships", "regions"]
 
@@ -76,6 +77,13 @@ def test_sample_quirks(home: Home, vg_sample: Path) -> None:
     assert len(rle) == 3 and all(isinstance(i["rle_counts"], str) and len(i["rle_size"]) == 2 for i in rle)
     assert all(i["polygons"] is None and i["iscrowd"] for i in rle)
     assert staged(home, "coco_captions").num_rows == 55
+
+
+def test_worker_count_follows_input_size(vg_sample: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sources = AnnotationSources.discover(vg_sample)
+    assert default_workers(sources) == 1  # small input: one process, no pool
+    monkeypatch.setattr(staging, "POOL_MIN_BYTES", 1)
+    assert default_workers(sources) == 2
 
 
 def _bad_objects(ann) -> bytes:

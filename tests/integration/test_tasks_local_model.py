@@ -31,7 +31,11 @@ MODEL = "smollm2-135m-instruct"
 
 
 def settings(base_url: str) -> LLMSettings:
-    return LLMSettings(model=MODEL, base_url=base_url, max_concurrency=2, timeout_s=300, max_attempts=2)
+    # llama-cpp-python refuses json_schema and its json_object grammar costs seconds per token on two
+    # cores, so the model is asked for JSON by the prompt alone and the tolerant parser does the rest.
+    return LLMSettings(
+        model=MODEL, base_url=base_url, max_concurrency=2, timeout_s=300, max_attempts=2, structured_output="none"
+    )
 
 
 def test_task_pipeline_completes_a_batch_with_the_small_model(llama_server, tmp_path, monkeypatch):
@@ -40,14 +44,15 @@ def test_task_pipeline_completes_a_batch_with_the_small_model(llama_server, tmp_
     sources = AnnotationSources.discover(SAMPLE)
     for table in ("images", "attributes", "objects", "relationships", "regions", "coco_captions", "coco_instances"):
         stage_table(home, sources, table)
-    batch = plan_batches(home, batch_size=2)[0]
+    batch = plan_batches(home, batch_size=1)[0]
     build_image_annotations(home, batch.key)
     rows = pq.read_table(home.partition_file("image_annotations", batch.key)).to_pylist()
     images = [ImageAnnotations.from_record(row) for row in rows]
 
     for task in ("detail_description", "referring_qa"):
-        # Small completions keep the run to a few minutes on two CPU cores; truncation is a valid outcome.
-        spec = dataclasses.replace(TASK_SPECS[task], max_tokens=320, max_attempts=2)
+        # One image, short completions and no re-ask keep this to a couple of minutes on two CPU cores
+        # (re-asks are covered against the scripted test server); truncation is a valid outcome.
+        spec = dataclasses.replace(TASK_SPECS[task], max_tokens=192, max_attempts=1)
         result = generate_task_batch(spec, images, engine=LLMEngine(settings(llama_server), home, run_label=task), batch_key=batch.key)
         accepted_images = set(result.records.column("image_id").to_pylist())
         quarantined_images = set(result.quarantine.column("image_id").to_pylist())
@@ -59,5 +64,5 @@ def test_task_pipeline_completes_a_batch_with_the_small_model(llama_server, tmp_
         assert all(g == MODEL for g in result.records.column("generator").to_pylist())
 
         rerun = generate_task_batch(spec, images, engine=LLMEngine(settings(llama_server), home, run_label=f"{task}/rerun"), batch_key=batch.key)
-        assert rerun.metrics["requests_sent"] == 0
-        assert rerun.records.num_rows == result.records.num_rows
+        assert rerun.metrics["requests_sent"] == result.metrics["llm"]["failures"]  # answers are never re-bought
+        assert rerun.records.equals(result.records)

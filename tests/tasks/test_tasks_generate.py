@@ -288,3 +288,15 @@ def test_offline_generator_goes_through_the_same_validation(scenes, vg_images):
             )
     again = generate_task_batch(spec, images, engine=None, batch_key=BATCH)
     assert again.records.equals(records) and again.quarantine.equals(result.quarantine)  # deterministic
+
+
+def test_batch_mode_sends_the_first_round_through_the_batch_api(server, street, park, tmp_path):
+    server.script(r"(?s).", [json.dumps(GOOD_CONVERSATION)])
+    engine = _engine(server, Home(tmp_path), batch_mode=True, batch_poll_interval_s=0.05)
+    result = generate_task_batch(CONVERSATION, [street, park], engine=engine, batch_key=BATCH)
+    stats = server.stats()
+    assert stats["by_path"].get("/v1/batches", 0) >= 1
+    assert stats["by_path"].get("/v1/chat/completions", 0) == 0  # nothing needed a re-ask
+    assert set(result.records.column("image_id").to_pylist()) == {street.image_id, park.image_id}
+    ledger_batch = result.metrics["llm"]["batch_requests"]
+    assert ledger_batch == 2
