@@ -12,7 +12,6 @@ from svit_assets.defs.tasks import TASK_GROUP, task_assets
 from svit_assets.home import Home
 from svit_assets.settings import RunSettings
 
-
 # Jobs to launch from the UI: stage everything once, then backfill any set of image batches.
 stage_annotations_job = dg.define_asset_job("stage_annotations", selection=dg.AssetSelection.groups(RAW_GROUP))
 image_batch_job = dg.define_asset_job(
