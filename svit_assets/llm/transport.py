@@ -18,13 +18,14 @@ import httpx2
 class AiohttpTransport(httpx2.AsyncBaseTransport):
     def __init__(self, connections: int):
         self._connections = connections
+        # the certificates httpx2 (and so the SDK) would trust; made here, as loading them takes ~50 ms
+        self._ssl = httpx2.create_ssl_context()
         self._session: aiohttp.ClientSession | None = None
 
     def _open(self) -> aiohttp.ClientSession:
         """Opened on first use, inside the event loop the client runs in (aiohttp binds to it)."""
         self._session = aiohttp.ClientSession(
-            # the certificates httpx2 (and so the SDK) would trust, not whatever aiohttp defaults to
-            connector=aiohttp.TCPConnector(limit=self._connections, ssl=httpx2.create_ssl_context()),
+            connector=aiohttp.TCPConnector(limit=self._connections, ssl=self._ssl),
             cookie_jar=aiohttp.DummyCookieJar(),  # httpx2 keeps the cookies
             auto_decompress=False,  # httpx2 decodes by Content-Encoding, as for its own transports
         )
