@@ -50,32 +50,8 @@ _STOP = frozenset(
         "their",
     ]
 )
-_FUNCTION_WORDS = frozenset(
+_FUNCTION_WORDS = _STOP | frozenset(
     [
-        "a",
-        "an",
-        "the",
-        "is",
-        "are",
-        "of",
-        "on",
-        "in",
-        "at",
-        "with",
-        "and",
-        "to",
-        "near",
-        "by",
-        "next",
-        "its",
-        "it",
-        "this",
-        "that",
-        "there",
-        "some",
-        "his",
-        "her",
-        "their",
         "behind",
         "under",
         "above",
