@@ -581,17 +581,7 @@ class Scene:
                 plural = pluralize(form)
                 for m in re.finditer(rf"\b(\w+)(?: \w+)? ({re.escape(form)}|{re.escape(plural)})\b", caption):
                     word = m.group(1)
-                    if word in {
-                        "two",
-                        "three",
-                        "four",
-                        "five",
-                        "six",
-                        "seven",
-                        "eight",
-                        "nine",
-                        "ten",
-                    } and word != number_word(n):
+                    if word in NUMBER_WORDS[2:11] and word != number_word(n):
                         return False
                     if (
                         word
