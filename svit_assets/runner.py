@@ -67,6 +67,7 @@ def run_pipeline(settings: RunSettings, home: Home, log: Callable[[str], None] =
 
     from svit_assets.definitions import build_definitions
     from svit_assets.defs.partitions import IMAGE_BATCHES
+    from svit_assets.defs.raw import RAW_GROUP
     from svit_assets.ingest.batches import read_batches
 
     defs = build_definitions(home, settings)
@@ -96,13 +97,13 @@ def run_pipeline(settings: RunSettings, home: Home, log: Callable[[str], None] =
     if sources.missing:
         log("  optional files not found: " + ", ".join(sources.missing))
     staged = dg.materialize(
-        assets, selection=dg.AssetSelection.groups("raw_annotations"), instance=instance, resources=resources, run_config=QUIET
+        assets, selection=dg.AssetSelection.groups(RAW_GROUP), instance=instance, resources=resources, run_config=QUIET
     )
     record(staged, None)
 
     current = read_batches(home)
     keys = sorted(k for k in instance.get_dynamic_partitions(IMAGE_BATCHES) if k in current)
-    batch_selection = dg.AssetSelection.all() - dg.AssetSelection.groups("raw_annotations")
+    batch_selection = dg.AssetSelection.all() - dg.AssetSelection.groups(RAW_GROUP)
     for i, key in enumerate(keys, 1):
         log(f"Batch {key} ({i}/{len(keys)}) …")
         result = dg.materialize(
